@@ -1,0 +1,1 @@
+//! The conformance suite for AWS Cloud Map implementations (scenario harness: see the conformance issue).

@@ -1,0 +1,173 @@
+//! What CreateHttpNamespace, CreatePrivateDnsNamespace and CreatePublicDnsNamespace share:
+//! idempotency, the name clash rules, the namespace quota, and submitting CREATE_NAMESPACE.
+
+use super::common::{Context, NewOperation, http_name_for, namespaces_clash};
+use super::validate::{self, Validator};
+use super::wire;
+use crate::api::error::ApiError;
+use crate::model::{
+    self, Mutation, Namespace, NamespaceId, NamespaceType, OperationType, Tags, Timestamp,
+};
+
+/// The SOA TTL of a DNS namespace created without `Properties` (spec U2: 15 s, UNCONFIRMED).
+pub const DEFAULT_SOA_TTL: i64 = 15;
+
+/// What a create request asks for, once validated.
+pub struct Draft {
+    pub name: String,
+    pub kind: NamespaceType,
+    pub vpc: Option<String>,
+    pub description: Option<String>,
+    pub soa_ttl: Option<i64>,
+    pub token: Option<String>,
+    pub tags: Vec<(String, String)>,
+}
+
+/// Validates the members all three create operations have.
+pub fn validate_common(
+    v: &mut Validator,
+    token: Option<&String>,
+    description: Option<&String>,
+    tags: Option<&Vec<wire::Tag>>,
+) -> Vec<(String, String)> {
+    validate::request_token(v, "creatorRequestId", token);
+    validate::description(v, "description", description);
+    tags.map(|tags| validate::tags(v, "tags", tags))
+        .unwrap_or_default()
+}
+
+/// `Properties.DnsProperties.SOA.TTL`, each level required once its parent is given.
+pub fn soa_ttl(
+    v: &mut Validator,
+    properties: Option<&wire::NamespacePropertiesInput>,
+) -> Option<i64> {
+    let properties = properties?;
+    let dns = v.required("properties.dnsProperties", &properties.dns_properties)?;
+    let soa = v.required("properties.dnsProperties.sOA", &dns.soa)?;
+    let ttl = *v.required("properties.dnsProperties.sOA.tTL", &soa.ttl)?;
+    v.range(
+        "properties.dnsProperties.sOA.tTL",
+        ttl,
+        0,
+        i64::from(i32::MAX),
+    )
+    .then_some(ttl)
+}
+
+pub async fn submit(ctx: &Context<'_>, draft: Draft) -> Result<wire::OperationIdOutput, ApiError> {
+    let region = ctx.region.clone();
+    let quota = ctx.state.config.quotas.namespaces;
+    let state = ctx.state;
+    let operation = ctx
+        .state
+        .store
+        .write(move |registry| {
+            if let Some(token) = &draft.token
+                && let Some(previous) =
+                    registry.operation_for_token(&region, OperationType::CreateNamespace, token)
+            {
+                let same = match previous.namespace_id.as_ref() {
+                    Some(id) => {
+                        let existing = registry.namespace(&region, id).or_else(|| {
+                            registry
+                                .pending_namespace_creations()
+                                .find(|ns| &ns.id == id)
+                        });
+                        existing.is_none_or(|ns| ns.name == draft.name && ns.kind == draft.kind)
+                    }
+                    None => false,
+                };
+                return if same {
+                    Ok((previous.id.clone(), Vec::new()))
+                } else {
+                    Err(ApiError::duplicate_request(previous.id.as_str()))
+                };
+            }
+            let existing = registry
+                .namespaces(&region)
+                .chain(
+                    registry
+                        .pending_namespace_creations()
+                        .filter(|ns| ns.region == region),
+                )
+                .find(|ns| namespaces_clash(ns.kind, &ns.name, draft.kind, &draft.name));
+            if let Some(existing) = existing {
+                return Err(ApiError::new(
+                    "NamespaceAlreadyExists",
+                    format!("Namespace {} already exists: {}", draft.name, existing.id),
+                )
+                .with(
+                    "CreatorRequestId",
+                    existing.creator_request_id.clone().unwrap_or_default(),
+                )
+                .with("NamespaceId", existing.id.as_str()));
+            }
+            if let Some(limit) = quota {
+                let count = registry.namespaces(&region).count()
+                    + registry
+                        .pending_namespace_creations()
+                        .filter(|ns| ns.region == region)
+                        .count();
+                if count >= limit {
+                    return Err(ApiError::new(
+                        "ResourceLimitExceeded",
+                        format!("The namespace quota of {limit} per region has been reached"),
+                    ));
+                }
+            }
+            let mut rng = rand::rng();
+            let now = Timestamp::now();
+            let namespace = Namespace {
+                id: NamespaceId::generate(&mut rng),
+                region: region.clone(),
+                http_name: http_name_for(registry, &region, &draft.name),
+                name: draft.name,
+                kind: draft.kind,
+                description: draft.description,
+                vpc: draft.vpc,
+                soa_ttl: if draft.kind.is_dns() {
+                    Some(draft.soa_ttl.unwrap_or(DEFAULT_SOA_TTL))
+                } else {
+                    None
+                },
+                hosted_zone_id: draft
+                    .kind
+                    .is_dns()
+                    .then(|| model::ids::hosted_zone_id(&mut rng)),
+                creator_request_id: draft.token.clone(),
+                create_date: now,
+                tags: draft.tags.into_iter().collect::<Tags>(),
+            };
+            let operation = NewOperation {
+                kind: OperationType::CreateNamespace,
+                token: draft.token,
+                namespace_id: Some(namespace.id.clone()),
+                service_id: None,
+                instance_id: None,
+                mutation: Mutation::CreateNamespace(namespace),
+            }
+            .build(&region, now);
+            let id = operation.id.clone();
+            Ok((id, vec![crate::store::Change::PutOperation(operation)]))
+        })
+        .await?;
+    state.operations.submit(operation.clone());
+    Ok(wire::OperationIdOutput {
+        operation_id: operation.0,
+    })
+}
+
+/// Tags over the 50-per-resource quota fail with `TooManyTagsException` (spec §2.3).
+pub fn check_tag_quota(resource: &str, count: usize) -> Result<(), ApiError> {
+    if count > crate::api::cloudmap::MAX_TAGS {
+        return Err(ApiError::new(
+            "TooManyTagsException",
+            format!(
+                "A resource can have at most {} tags",
+                crate::api::cloudmap::MAX_TAGS
+            ),
+        )
+        .with("ResourceName", resource));
+    }
+    Ok(())
+}

@@ -1,0 +1,14 @@
+//! `UpdatePublicDnsNamespace`: description and SOA TTL. Differs from AWS: none known.
+
+use super::common::Context;
+use super::update_namespace;
+use super::wire;
+use crate::api::error::ApiError;
+use crate::model::NamespaceType;
+
+pub async fn handle(
+    ctx: &Context<'_>,
+    input: wire::UpdateDnsNamespaceInput,
+) -> Result<wire::OperationIdOutput, ApiError> {
+    update_namespace::dns(ctx, input, NamespaceType::DnsPublic).await
+}

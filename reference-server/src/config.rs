@@ -1,0 +1,171 @@
+//! Configuration by flags and environment variables (every flag has a `CLOUDMAP_*` twin).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, ValueEnum};
+
+#[derive(Debug, Clone, Parser)]
+#[command(
+    name = "reference-server",
+    version,
+    about = "A reference implementation of AWS Cloud Map"
+)]
+pub struct Config {
+    /// Address of the AWS API (Cloud Map JSON 1.1), /health and /metrics.
+    #[arg(long, env = "CLOUDMAP_LISTEN", default_value = "127.0.0.1:5373")]
+    pub listen: SocketAddr,
+
+    /// Directory of the SQLite state file. Default: $XDG_DATA_HOME/cloudmap-reference-server
+    /// (or ~/.local/share/cloudmap-reference-server).
+    #[arg(long, env = "CLOUDMAP_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    /// Keep state in memory only (nothing survives a restart).
+    #[arg(long, env = "CLOUDMAP_EPHEMERAL", conflicts_with = "data_dir")]
+    pub ephemeral: bool,
+
+    /// `process`: a committed write survives the process being killed (WAL, synchronous=NORMAL).
+    /// `power`: it also survives power loss (fsync on every commit).
+    #[arg(long, env = "CLOUDMAP_DURABILITY", value_enum, default_value_t = DurabilityArg::Process)]
+    pub durability: DurabilityArg,
+
+    /// The AWS account id that owns everything (ARNs, ResourceOwner).
+    #[arg(long, env = "CLOUDMAP_ACCOUNT_ID", default_value = "123456789012", value_parser = account_id)]
+    pub account_id: String,
+
+    /// Region of unsigned requests (signed ones use their credential scope's region).
+    #[arg(long, env = "CLOUDMAP_DEFAULT_REGION", default_value = "us-east-1")]
+    pub default_region: String,
+
+    /// Reject what real AWS rejects where the Cloud Map docs do otherwise (HealthCheckConfig in
+    /// private DNS namespaces) and enforce AWS's count quotas (50 namespaces per region, 1,000
+    /// instances per service, 2,000 per namespace) unless set explicitly.
+    #[arg(long, env = "CLOUDMAP_STRICT")]
+    pub strict: bool,
+
+    /// How long an async operation stays SUBMITTED, and then PENDING, before it completes
+    /// (e.g. `0`, `250ms`, `2s`). AWS takes seconds; the default completes at once.
+    #[arg(long, env = "CLOUDMAP_OPERATION_DELAY", default_value = "0", value_parser = duration)]
+    pub operation_delay: Duration,
+
+    /// Namespaces per region (ResourceLimitExceeded beyond).
+    #[arg(long, env = "CLOUDMAP_QUOTA_NAMESPACES")]
+    pub quota_namespaces: Option<usize>,
+
+    /// Instances per service.
+    #[arg(long, env = "CLOUDMAP_QUOTA_INSTANCES_PER_SERVICE")]
+    pub quota_instances_per_service: Option<usize>,
+
+    /// Instances per namespace.
+    #[arg(long, env = "CLOUDMAP_QUOTA_INSTANCES_PER_NAMESPACE")]
+    pub quota_instances_per_namespace: Option<usize>,
+
+    /// Largest request body accepted, in bytes.
+    #[arg(long, env = "CLOUDMAP_MAX_BODY_BYTES", default_value_t = 1 << 20)]
+    pub max_body_bytes: usize,
+
+    /// Log filter (tracing EnvFilter syntax), e.g. `info` or `reference_server=debug`.
+    #[arg(long, env = "CLOUDMAP_LOG", default_value = "info")]
+    pub log: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DurabilityArg {
+    Process,
+    Power,
+}
+
+impl Config {
+    /// The state directory, or `None` for in-memory state.
+    pub fn state_dir(&self) -> Option<PathBuf> {
+        if self.ephemeral {
+            return None;
+        }
+        if let Some(dir) = &self.data_dir {
+            return Some(dir.clone());
+        }
+        let base = std::env::var_os("XDG_DATA_HOME")
+            .map(PathBuf::from)
+            .filter(|p| p.is_absolute())
+            .or_else(|| {
+                std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".local/share"))
+            })
+            .unwrap_or_else(|| PathBuf::from("."));
+        Some(base.join("cloudmap-reference-server"))
+    }
+
+    pub fn api_config(&self) -> crate::api::ApiConfig {
+        let aws_default = |value: Option<usize>, aws: usize| value.or(self.strict.then_some(aws));
+        crate::api::ApiConfig {
+            account_id: self.account_id.clone(),
+            default_region: self.default_region.clone(),
+            strict: self.strict,
+            quotas: crate::api::Quotas {
+                namespaces: aws_default(self.quota_namespaces, 50),
+                instances_per_service: aws_default(self.quota_instances_per_service, 1000),
+                instances_per_namespace: aws_default(self.quota_instances_per_namespace, 2000),
+            },
+            max_body_bytes: self.max_body_bytes,
+        }
+    }
+
+    /// A configuration with every default, for tests and embedding.
+    pub fn defaults() -> Config {
+        Config::parse_from(["reference-server"])
+    }
+}
+
+fn account_id(value: &str) -> Result<String, String> {
+    if value.len() == 12 && value.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(value.to_owned())
+    } else {
+        Err("an account id is 12 digits".to_owned())
+    }
+}
+
+/// `250ms`, `2s`, `1m`, or a bare number of milliseconds.
+pub fn duration(value: &str) -> Result<Duration, String> {
+    let value = value.trim();
+    let (number, unit) = match value.find(|c: char| !c.is_ascii_digit()) {
+        Some(index) => value.split_at(index),
+        None => (value, "ms"),
+    };
+    let amount: u64 = number
+        .parse()
+        .map_err(|_| format!("not a duration: {value:?}"))?;
+    match unit {
+        "ms" => Ok(Duration::from_millis(amount)),
+        "s" => Ok(Duration::from_secs(amount)),
+        "m" => Ok(Duration::from_secs(amount * 60)),
+        _ => Err(format!("unknown unit in {value:?} (use ms, s or m)")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse() {
+        assert_eq!(duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(duration("2s"), Ok(Duration::from_secs(2)));
+        assert_eq!(duration("0"), Ok(Duration::ZERO));
+        assert!(duration("2h").is_err());
+        assert!(duration("x").is_err());
+    }
+
+    #[test]
+    fn strict_mode_enforces_the_aws_quotas_unless_overridden() {
+        let strict =
+            Config::parse_from(["reference-server", "--strict", "--quota-namespaces", "7"])
+                .api_config();
+        assert_eq!(strict.quotas.namespaces, Some(7));
+        assert_eq!(strict.quotas.instances_per_service, Some(1000));
+        assert_eq!(
+            Config::defaults().api_config().quotas.instances_per_service,
+            None
+        );
+    }
+}

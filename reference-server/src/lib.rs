@@ -1,0 +1,18 @@
+//! A reference implementation of AWS Cloud Map service discovery.
+//!
+//! # Layout
+//! - [`config`]: flags and environment.
+//! - [`server`]: `run(listener, config, shutdown)` owns every task.
+//! - [`model`]: domain types (ids, namespaces, services, instances, operations); no serde.
+//! - [`store`]: the registry — in-memory indexes over a SQLite log, written by one thread with
+//!   group commit; an acknowledged write is committed before its response leaves.
+//! - [`api`]: the AWS JSON 1.1 front door; `api::cloudmap` has one file per operation and the
+//!   only serde types (`wire.rs`).
+//! - [`operations`]: runs asynchronous operations (SUBMITTED → PENDING → SUCCESS/FAIL).
+
+pub mod api;
+pub mod config;
+pub mod model;
+pub mod operations;
+pub mod server;
+pub mod store;

@@ -1,0 +1,63 @@
+//! `run` owns every task of the server: the API listener and the operation runner. It takes an
+//! already-bound listener so tests can bind `127.0.0.1:0`, and stops everything when `shutdown`
+//! is cancelled.
+
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::api::{self, AppState};
+use crate::config::{Config, DurabilityArg};
+use crate::operations::{self, OperationQueue};
+use crate::store::{Durability, Store, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("serving the API failed: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Opens the store described by `config`.
+pub fn open_store(config: &Config) -> Result<Store, StoreError> {
+    let durability = match config.durability {
+        DurabilityArg::Process => Durability::Process,
+        DurabilityArg::Power => Durability::Power,
+    };
+    Store::open(config.state_dir().as_deref(), durability)
+}
+
+pub async fn run(
+    listener: TcpListener,
+    config: Config,
+    shutdown: CancellationToken,
+) -> Result<(), ServerError> {
+    let store = open_store(&config)?;
+    let (queue, receiver) = OperationQueue::new();
+    let state = Arc::new(AppState {
+        store: store.clone(),
+        config: config.api_config(),
+        operations: queue,
+        metrics: api::metrics::Metrics::new(api::operation_names()),
+    });
+    let mut tasks = JoinSet::new();
+    tasks.spawn(operations::run(
+        store,
+        config.operation_delay,
+        receiver,
+        shutdown.clone(),
+    ));
+    let app = api::router(state);
+    tracing::info!(address = %listener.local_addr()?, "Cloud Map API listening");
+    let serve_shutdown = shutdown.clone();
+    let served = axum::serve(listener, app)
+        .with_graceful_shutdown(async move { serve_shutdown.cancelled().await })
+        .await;
+    shutdown.cancel();
+    while tasks.join_next().await.is_some() {}
+    served?;
+    Ok(())
+}

@@ -1,0 +1,218 @@
+//! The registry store: in-memory indexes for reads, a SQLite log for durability.
+//!
+//! Writes are closures run one at a time on a dedicated writer thread against the current
+//! [`Registry`]; each returns the [`Change`]s it wants. The writer groups whatever jobs are
+//! queued into one SQLite transaction (group commit), applies the changes in memory, commits, and
+//! only then answers the callers — so an acknowledged write is always on disk (invariant 3), and
+//! a reader never sees a write that has not been committed (the write lock is held until commit).
+
+pub mod registry;
+pub mod sqlite;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::mpsc;
+
+use parking_lot::{RwLock, RwLockReadGuard};
+use tokio::sync::{broadcast, oneshot};
+
+pub use registry::{Change, Registry, RegistrySizes};
+pub use sqlite::Durability;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("SQLite: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error(
+        "the state file uses schema version {found}, newer than this server supports ({supported}); \
+         use a newer reference-server or another --data-dir"
+    )]
+    NewerSchema { found: i64, supported: i64 },
+    #[error("the state file is corrupt: {0}")]
+    Corrupt(String),
+    #[error("cannot create the data directory {path}: {source}")]
+    DataDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the store's writer has stopped")]
+    WriterGone,
+}
+
+/// What a write closure decided: a value for the caller and the changes to make durable.
+pub type Decision<T> = (T, Vec<Change>);
+
+/// A write whose closure rejected the request (`Rejected`) or whose commit failed (`Store`).
+#[derive(Debug)]
+pub enum WriteError<E> {
+    Rejected(E),
+    Store(StoreError),
+}
+
+type Completion = Box<dyn FnOnce(Result<(), Arc<StoreError>>) + Send>;
+type Job = Box<dyn FnOnce(&Registry) -> Option<(Vec<Change>, Completion)> + Send>;
+
+/// The most jobs one transaction takes, so that one commit never holds readers up for long.
+const MAX_BATCH: usize = 1024;
+
+/// A cheap, cloneable handle on the registry.
+#[derive(Clone)]
+pub struct Store {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").finish_non_exhaustive()
+    }
+}
+
+struct Shared {
+    registry: Arc<RwLock<Registry>>,
+    jobs: mpsc::Sender<Job>,
+    feed: broadcast::Sender<Arc<[Change]>>,
+}
+
+impl Store {
+    /// Opens (creating and migrating if needed) `data_dir/state.sqlite3`, or an in-memory
+    /// database when `data_dir` is `None`, and loads it.
+    pub fn open(data_dir: Option<&Path>, durability: Durability) -> Result<Store, StoreError> {
+        let path = match data_dir {
+            Some(dir) => {
+                std::fs::create_dir_all(dir).map_err(|source| StoreError::DataDir {
+                    path: dir.to_owned(),
+                    source,
+                })?;
+                Some(dir.join("state.sqlite3"))
+            }
+            None => None,
+        };
+        let conn = sqlite::open(path.as_deref(), durability)?;
+        let registry = Arc::new(RwLock::new(sqlite::load(&conn)?));
+        let (jobs, receiver) = mpsc::channel::<Job>();
+        let (feed, _) = broadcast::channel(1024);
+        let writer_registry = Arc::clone(&registry);
+        let writer_feed = feed.clone();
+        std::thread::Builder::new()
+            .name("store-writer".into())
+            .spawn(move || writer_loop(conn, writer_registry, receiver, writer_feed))
+            .map_err(|source| StoreError::DataDir {
+                path: PathBuf::from("<writer thread>"),
+                source,
+            })?;
+        Ok(Store {
+            shared: Arc::new(Shared {
+                registry,
+                jobs,
+                feed,
+            }),
+        })
+    }
+
+    /// A consistent read view. Hold it briefly and never across an `.await`.
+    pub fn read(&self) -> RwLockReadGuard<'_, Registry> {
+        self.shared.registry.read()
+    }
+
+    /// Committed change batches, in commit order, for followers such as DNS and health checks.
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<[Change]>> {
+        self.shared.feed.subscribe()
+    }
+
+    /// Runs `decide` on the writer thread against the current registry; if it returns changes,
+    /// they are committed before this future resolves.
+    pub async fn write<T, E, F>(&self, decide: F) -> Result<T, WriteError<E>>
+    where
+        F: FnOnce(&Registry) -> Result<Decision<T>, E> + Send + 'static,
+        T: Send + 'static,
+        E: Send + 'static,
+    {
+        let (reply, answer) = oneshot::channel::<Result<T, WriteError<E>>>();
+        let job: Job = Box::new(move |registry: &Registry| match decide(registry) {
+            Ok((value, changes)) => {
+                let complete: Completion = Box::new(move |committed| {
+                    let result = match committed {
+                        Ok(()) => Ok(value),
+                        Err(error) => {
+                            Err(WriteError::Store(StoreError::Corrupt(error.to_string())))
+                        }
+                    };
+                    // The caller may have gone away (client disconnected); the write still stands.
+                    let _ = reply.send(result);
+                });
+                Some((changes, complete))
+            }
+            Err(rejection) => {
+                let _ = reply.send(Err(WriteError::Rejected(rejection)));
+                None
+            }
+        });
+        self.shared
+            .jobs
+            .send(job)
+            .map_err(|_| WriteError::Store(StoreError::WriterGone))?;
+        answer
+            .await
+            .unwrap_or(Err(WriteError::Store(StoreError::WriterGone)))
+    }
+}
+
+fn writer_loop(
+    mut conn: rusqlite::Connection,
+    registry: Arc<RwLock<Registry>>,
+    jobs: mpsc::Receiver<Job>,
+    feed: broadcast::Sender<Arc<[Change]>>,
+) {
+    while let Ok(first) = jobs.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match jobs.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        let mut guard = registry.write();
+        let mut completions: Vec<Completion> = Vec::with_capacity(batch.len());
+        let mut committed: Vec<Change> = Vec::new();
+        let outcome = (|| -> Result<(), StoreError> {
+            let txn = conn.transaction()?;
+            for job in batch {
+                if let Some((changes, complete)) = job(&guard) {
+                    for change in &changes {
+                        sqlite::write(&txn, change)?;
+                        guard.apply(change);
+                    }
+                    committed.extend(changes);
+                    completions.push(complete);
+                }
+            }
+            txn.commit()?;
+            Ok(())
+        })();
+        match outcome {
+            Ok(()) => {
+                drop(guard);
+                if !committed.is_empty() && feed.receiver_count() > 0 {
+                    let _ = feed.send(committed.into());
+                }
+                for complete in completions {
+                    complete(Ok(()));
+                }
+            }
+            Err(error) => {
+                // The transaction rolled back; memory may hold part of it, so rebuild memory from
+                // the database, which is the truth, and fail every write of the batch.
+                tracing::error!(%error, "store commit failed; reloading the registry from disk");
+                match sqlite::load(&conn) {
+                    Ok(fresh) => *guard = fresh,
+                    Err(reload) => tracing::error!(%reload, "reloading the registry failed"),
+                }
+                drop(guard);
+                let error = Arc::new(error);
+                for complete in completions {
+                    complete(Err(Arc::clone(&error)));
+                }
+            }
+        }
+    }
+}
