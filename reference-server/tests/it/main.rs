@@ -1,1 +1,7 @@
+//! Integration tests: the real AWS SDK (and the real aws CLI) against the server over real
+//! sockets. One binary; one module per area.
 
+mod fixtures;
+mod harness;
+
+mod namespaces;

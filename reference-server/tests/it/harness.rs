@@ -1,0 +1,188 @@
+//! Servers for the tests: in-process on a port-0 listener (most tests), or the real binary as a
+//! child process (crash and CLI tests), plus AWS SDK clients pointed at them.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use aws_sdk_servicediscovery::Client;
+use aws_sdk_servicediscovery::config::interceptors::BeforeTransmitInterceptorContextMut;
+use aws_sdk_servicediscovery::config::{
+    BehaviorVersion, ConfigBag, Credentials, Intercept, Region, RuntimeComponents,
+};
+use clap::Parser;
+use reference_server::config::Config;
+use tokio_util::sync::CancellationToken;
+
+/// The Rust SDK always sends DiscoverInstances to `data-<host>` and has no opt-out; `data-127.0.0.1`
+/// does not resolve, so strip the prefix before the request leaves.
+#[derive(Debug)]
+struct StripDataPrefix;
+
+impl Intercept for StripDataPrefix {
+    fn name(&self) -> &'static str {
+        "StripDataPrefix"
+    }
+
+    fn modify_before_transmit(
+        &self,
+        context: &mut BeforeTransmitInterceptorContextMut<'_>,
+        _components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), aws_sdk_servicediscovery::error::BoxError> {
+        let uri = context.request().uri().to_owned();
+        if let Some(rest) = uri.strip_prefix("http://data-") {
+            context.request_mut().set_uri(format!("http://{rest}"))?;
+        }
+        Ok(())
+    }
+}
+
+pub fn client_for(address: SocketAddr, region: &str) -> Client {
+    let http = aws_smithy_http_client::Builder::new().build_http();
+    let config = aws_sdk_servicediscovery::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(region.to_owned()))
+        .credentials_provider(Credentials::new("test", "test", None, None, "tests"))
+        .endpoint_url(format!("http://{address}"))
+        .http_client(http)
+        .interceptor(StripDataPrefix)
+        .build();
+    Client::from_conf(config)
+}
+
+/// A server running inside the test process; stopped when dropped.
+pub struct TestServer {
+    pub address: SocketAddr,
+    pub client: Client,
+    shutdown: CancellationToken,
+}
+
+impl TestServer {
+    /// An ephemeral server with default settings plus `extra` flags.
+    pub async fn start(extra: &[&str]) -> TestServer {
+        let mut args = vec!["reference-server", "--ephemeral", "--log", "warn"];
+        args.extend_from_slice(extra);
+        Self::with_config(Config::parse_from(args)).await
+    }
+
+    pub async fn with_config(config: Config) -> TestServer {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let shutdown = CancellationToken::new();
+        let token = shutdown.clone();
+        tokio::spawn(async move {
+            reference_server::server::run(listener, config, token).await.unwrap();
+        });
+        TestServer { address, client: client_for(address, "us-east-1"), shutdown }
+    }
+
+    pub fn client_in(&self, region: &str) -> Client {
+        client_for(self.address, region)
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.address)
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+/// The real `reference-server` binary as a child process; killed (SIGKILL) when dropped.
+pub struct ServerProcess {
+    pub address: SocketAddr,
+    child: Child,
+}
+
+impl ServerProcess {
+    pub fn spawn(data_dir: &Path, extra: &[&str]) -> ServerProcess {
+        // Take a free port from the kernel, release it and hand it to the child.
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let address: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_reference-server"))
+            .arg("--listen")
+            .arg(address.to_string())
+            .arg("--data-dir")
+            .arg(data_dir)
+            .args(["--log", "warn"])
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let mut process = ServerProcess { address, child };
+        process.wait_ready();
+        process
+    }
+
+    /// Polls `GET /health` until it answers, with a deadline.
+    fn wait_ready(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                panic!("reference-server exited during start-up: {status}");
+            }
+            if health_ok(self.address) {
+                return;
+            }
+            assert!(Instant::now() < deadline, "reference-server did not become ready");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    pub fn client(&self) -> Client {
+        client_for(self.address, "us-east-1")
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.address)
+    }
+
+    /// SIGKILL: no shutdown code runs.
+    pub fn kill_hard(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn health_ok(address: SocketAddr) -> bool {
+    use std::io::{Read, Write};
+    let Ok(mut stream) = std::net::TcpStream::connect_timeout(&address, Duration::from_millis(200)) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_millis(500)));
+    if stream.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").is_err() {
+        return false;
+    }
+    let mut response = String::new();
+    let _ = stream.read_to_string(&mut response);
+    response.starts_with("HTTP/1.1 200")
+}
+
+/// Polls `probe` until it returns `Some`, failing the test after `timeout`.
+pub async fn eventually<T, F, Fut>(timeout: Duration, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(value) = probe().await {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "condition not met within {timeout:?}");
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}
