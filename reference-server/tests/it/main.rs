@@ -4,4 +4,10 @@
 mod fixtures;
 mod harness;
 
+mod discovery;
+mod instances;
 mod namespaces;
+mod operations;
+mod protocol;
+mod services;
+mod tags;

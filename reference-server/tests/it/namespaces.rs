@@ -3,71 +3,124 @@
 
 use aws_sdk_servicediscovery::error::ProvideErrorMetadata;
 use aws_sdk_servicediscovery::types::{
-    DnsProperties, HttpNamespaceChange, NamespaceFilter, NamespaceFilterName, NamespaceType, OperationStatus,
-    OperationTargetType, OperationType, PrivateDnsNamespaceChange, PrivateDnsNamespaceProperties,
-    PrivateDnsNamespacePropertiesChange, PrivateDnsPropertiesMutable, PrivateDnsPropertiesMutableChange, SoaChange,
-    Soa, FilterCondition,
+    DnsProperties, FilterCondition, HttpNamespaceChange, NamespaceFilter, NamespaceFilterName,
+    NamespaceType, OperationStatus, OperationTargetType, OperationType, PrivateDnsNamespaceChange,
+    PrivateDnsNamespaceProperties, PrivateDnsNamespacePropertiesChange,
+    PrivateDnsPropertiesMutable, PrivateDnsPropertiesMutableChange, Soa, SoaChange,
 };
 
 use crate::fixtures::{http_namespace, plain_service, private_namespace, wait_operation};
 use crate::harness::TestServer;
 
 fn is_base32(s: &str) -> bool {
-    s.bytes().all(|b| b.is_ascii_lowercase() || (b'2'..=b'7').contains(&b))
+    s.bytes()
+        .all(|b| b.is_ascii_lowercase() || (b'2'..=b'7').contains(&b))
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn create_private_namespace_reports_an_operation_then_the_namespace() {
     let server = TestServer::start(&[]).await;
     let client = &server.client;
-    let op = client.create_private_dns_namespace().name("app.local").vpc("vpc-default").send().await.unwrap();
+    let op = client
+        .create_private_dns_namespace()
+        .name("app.local")
+        .vpc("vpc-default")
+        .send()
+        .await
+        .unwrap();
     let op_id = op.operation_id().unwrap();
     let (prefix, suffix) = op_id.split_once('-').unwrap();
     assert_eq!(prefix.len(), 32);
     assert!(is_base32(prefix));
-    assert_eq!(wait_operation(client, op_id).await, OperationStatus::Success);
+    assert_eq!(
+        wait_operation(client, op_id).await,
+        OperationStatus::Success
+    );
 
-    let op = client.get_operation().operation_id(op_id).send().await.unwrap();
+    let op = client
+        .get_operation()
+        .operation_id(op_id)
+        .send()
+        .await
+        .unwrap();
     let op = op.operation().unwrap();
     assert_eq!(op.r#type(), Some(&OperationType::CreateNamespace));
     let created_millis = (op.create_date().unwrap().as_secs_f64() * 1000.0).round() as u64;
-    assert_eq!(u64::from_str_radix(suffix, 36).unwrap(), created_millis, "suffix is base36 of CreateDate");
+    assert_eq!(
+        u64::from_str_radix(suffix, 36).unwrap(),
+        created_millis,
+        "suffix is base36 of CreateDate"
+    );
     assert!(op.update_date().unwrap() >= op.create_date().unwrap());
     let ns_id = op.targets().unwrap()[&OperationTargetType::Namespace].clone();
-    assert!(ns_id.starts_with("ns-") && ns_id.len() == 19 && is_base32(&ns_id[3..]), "{ns_id}");
+    assert!(
+        ns_id.starts_with("ns-") && ns_id.len() == 19 && is_base32(&ns_id[3..]),
+        "{ns_id}"
+    );
 
     let ns = client.get_namespace().id(&ns_id).send().await.unwrap();
     let ns = ns.namespace().unwrap();
     assert_eq!(ns.name(), Some("app.local"));
     assert_eq!(ns.r#type(), Some(&NamespaceType::DnsPrivate));
-    assert_eq!(ns.arn(), Some(format!("arn:aws:servicediscovery:us-east-1:123456789012:namespace/{ns_id}").as_str()));
+    assert_eq!(
+        ns.arn(),
+        Some(format!("arn:aws:servicediscovery:us-east-1:123456789012:namespace/{ns_id}").as_str())
+    );
     let props = ns.properties().unwrap();
-    assert_eq!(props.http_properties().unwrap().http_name(), Some("app.local"));
+    assert_eq!(
+        props.http_properties().unwrap().http_name(),
+        Some("app.local")
+    );
     let dns = props.dns_properties().unwrap();
     assert!(dns.hosted_zone_id().unwrap().starts_with('Z'));
     assert_eq!(dns.soa().unwrap().ttl(), 15, "default SOA TTL");
     assert_eq!(ns.service_count(), Some(0));
-    assert!(ns.creator_request_id().is_some(), "the SDK fills the idempotency token");
+    assert!(
+        ns.creator_request_id().is_some(),
+        "the SDK fills the idempotency token"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_namespace_is_invisible_until_its_operation_succeeds() {
     let server = TestServer::start(&["--operation-delay", "300ms"]).await;
     let client = &server.client;
-    let op = client.create_http_namespace().name("slow").send().await.unwrap();
+    let op = client
+        .create_http_namespace()
+        .name("slow")
+        .send()
+        .await
+        .unwrap();
     let op_id = op.operation_id().unwrap();
-    let first = client.get_operation().operation_id(op_id).send().await.unwrap();
-    assert_eq!(first.operation().unwrap().status(), Some(&OperationStatus::Submitted));
-    let ns_id = first.operation().unwrap().targets().unwrap()[&OperationTargetType::Namespace].clone();
+    let first = client
+        .get_operation()
+        .operation_id(op_id)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        first.operation().unwrap().status(),
+        Some(&OperationStatus::Submitted)
+    );
+    let ns_id =
+        first.operation().unwrap().targets().unwrap()[&OperationTargetType::Namespace].clone();
     let err = client.get_namespace().id(&ns_id).send().await.unwrap_err();
     assert_eq!(err.code(), Some("NamespaceNotFound"));
     // SUBMITTED -> PENDING -> SUCCESS, each seen by polling.
     crate::harness::eventually(std::time::Duration::from_secs(5), || async {
-        let op = client.get_operation().operation_id(op_id).send().await.unwrap();
+        let op = client
+            .get_operation()
+            .operation_id(op_id)
+            .send()
+            .await
+            .unwrap();
         (op.operation().unwrap().status() == Some(&OperationStatus::Pending)).then_some(())
     })
     .await;
-    assert_eq!(wait_operation(client, op_id).await, OperationStatus::Success);
+    assert_eq!(
+        wait_operation(client, op_id).await,
+        OperationStatus::Success
+    );
     client.get_namespace().id(&ns_id).send().await.unwrap();
 }
 
@@ -77,7 +130,10 @@ async fn http_namespace_properties_have_an_http_name_and_empty_dns_properties() 
     let id = http_namespace(&server.client, "api.example").await;
     let ns = server.client.get_namespace().id(&id).send().await.unwrap();
     let props = ns.namespace().unwrap().properties().unwrap();
-    assert_eq!(props.http_properties().unwrap().http_name(), Some("api.example"));
+    assert_eq!(
+        props.http_properties().unwrap().http_name(),
+        Some("api.example")
+    );
     let dns = props.dns_properties().unwrap();
     assert!(dns.hosted_zone_id().is_none() && dns.soa().is_none());
 }
@@ -86,10 +142,22 @@ async fn http_namespace_properties_have_an_http_name_and_empty_dns_properties() 
 async fn a_second_namespace_of_the_same_name_is_rejected_with_the_existing_ids() {
     let server = TestServer::start(&[]).await;
     let client = &server.client;
-    let op = client.create_http_namespace().name("dup").creator_request_id("first").send().await.unwrap();
+    let op = client
+        .create_http_namespace()
+        .name("dup")
+        .creator_request_id("first")
+        .send()
+        .await
+        .unwrap();
     wait_operation(client, op.operation_id().unwrap()).await;
     let existing = http_namespace_id(client, "dup").await;
-    let err = client.create_http_namespace().name("dup").creator_request_id("second").send().await.unwrap_err();
+    let err = client
+        .create_http_namespace()
+        .name("dup")
+        .creator_request_id("second")
+        .send()
+        .await
+        .unwrap_err();
     let err = err.into_service_error();
     assert!(err.is_namespace_already_exists(), "{err:?}");
     let raw = err.meta();
@@ -103,17 +171,41 @@ async fn a_second_namespace_of_the_same_name_is_rejected_with_the_existing_ids()
 
 async fn http_namespace_id(client: &aws_sdk_servicediscovery::Client, name: &str) -> String {
     let list = client.list_namespaces().send().await.unwrap();
-    list.namespaces().iter().find(|ns| ns.name() == Some(name)).unwrap().id().unwrap().to_owned()
+    list.namespaces()
+        .iter()
+        .find(|ns| ns.name() == Some(name))
+        .unwrap()
+        .id()
+        .unwrap()
+        .to_owned()
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn replaying_a_creator_request_id_returns_the_original_operation() {
     let server = TestServer::start(&[]).await;
     let client = &server.client;
-    let first = client.create_http_namespace().name("idem").creator_request_id("token-1").send().await.unwrap();
-    let again = client.create_http_namespace().name("idem").creator_request_id("token-1").send().await.unwrap();
+    let first = client
+        .create_http_namespace()
+        .name("idem")
+        .creator_request_id("token-1")
+        .send()
+        .await
+        .unwrap();
+    let again = client
+        .create_http_namespace()
+        .name("idem")
+        .creator_request_id("token-1")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(first.operation_id(), again.operation_id());
-    let other = client.create_http_namespace().name("other").creator_request_id("token-1").send().await.unwrap_err();
+    let other = client
+        .create_http_namespace()
+        .name("other")
+        .creator_request_id("token-1")
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(other.code(), Some("DuplicateRequest"));
 }
 
@@ -126,12 +218,23 @@ async fn an_http_and_a_dns_namespace_may_share_a_name_with_distinct_http_names()
         let client = server.client.clone();
         async move {
             let ns = client.get_namespace().id(id).send().await.unwrap();
-            ns.namespace().unwrap().properties().unwrap().http_properties().unwrap().http_name().unwrap().to_owned()
+            ns.namespace()
+                .unwrap()
+                .properties()
+                .unwrap()
+                .http_properties()
+                .unwrap()
+                .http_name()
+                .unwrap()
+                .to_owned()
         }
     };
     assert_eq!(http_name(dns).await, "shared.local");
     let second = http_name(http).await;
-    assert!(second.starts_with("shared.local-") && second.len() == "shared.local-".len() + 8, "{second}");
+    assert!(
+        second.starts_with("shared.local-") && second.len() == "shared.local-".len() + 8,
+        "{second}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -160,23 +263,51 @@ async fn update_namespaces_change_description_and_soa_ttl() {
         .await
         .unwrap();
     let op_id = op.operation_id().unwrap();
-    assert_eq!(wait_operation(client, op_id).await, OperationStatus::Success);
-    let op = client.get_operation().operation_id(op_id).send().await.unwrap();
-    assert_eq!(op.operation().unwrap().r#type(), Some(&OperationType::UpdateNamespace));
+    assert_eq!(
+        wait_operation(client, op_id).await,
+        OperationStatus::Success
+    );
+    let op = client
+        .get_operation()
+        .operation_id(op_id)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        op.operation().unwrap().r#type(),
+        Some(&OperationType::UpdateNamespace)
+    );
     let ns = client.get_namespace().id(&dns).send().await.unwrap();
     let ns = ns.namespace().unwrap();
     assert_eq!(ns.description(), Some("changed"));
-    assert_eq!(ns.properties().unwrap().dns_properties().unwrap().soa().unwrap().ttl(), 5);
+    assert_eq!(
+        ns.properties()
+            .unwrap()
+            .dns_properties()
+            .unwrap()
+            .soa()
+            .unwrap()
+            .ttl(),
+        5
+    );
 
     let http = http_namespace(client, "upd-http").await;
     let op = client
         .update_http_namespace()
         .id(&http)
-        .namespace(HttpNamespaceChange::builder().description("new words").build().unwrap())
+        .namespace(
+            HttpNamespaceChange::builder()
+                .description("new words")
+                .build()
+                .unwrap(),
+        )
         .send()
         .await
         .unwrap();
-    assert_eq!(wait_operation(client, op.operation_id().unwrap()).await, OperationStatus::Success);
+    assert_eq!(
+        wait_operation(client, op.operation_id().unwrap()).await,
+        OperationStatus::Success
+    );
     let ns = client.get_namespace().id(&http).send().await.unwrap();
     assert_eq!(ns.namespace().unwrap().description(), Some("new words"));
 }
@@ -189,7 +320,11 @@ async fn updating_a_namespace_through_the_wrong_type_is_invalid() {
         .client
         .update_private_dns_namespace()
         .id(&http)
-        .namespace(PrivateDnsNamespaceChange::builder().description("x").build())
+        .namespace(
+            PrivateDnsNamespaceChange::builder()
+                .description("x")
+                .build(),
+        )
         .send()
         .await
         .unwrap_err();
@@ -206,7 +341,10 @@ async fn a_namespace_with_services_cannot_be_deleted() {
     assert_eq!(err.code(), Some("ResourceInUse"));
     client.delete_service().id(&srv).send().await.unwrap();
     let op = client.delete_namespace().id(&ns).send().await.unwrap();
-    assert_eq!(wait_operation(client, op.operation_id().unwrap()).await, OperationStatus::Success);
+    assert_eq!(
+        wait_operation(client, op.operation_id().unwrap()).await,
+        OperationStatus::Success
+    );
     let err = client.get_namespace().id(&ns).send().await.unwrap_err();
     assert_eq!(err.code(), Some("NamespaceNotFound"));
 }
@@ -219,7 +357,13 @@ async fn namespace_ids_and_arns_are_both_accepted() {
     let got = server.client.get_namespace().id(&arn).send().await.unwrap();
     assert_eq!(got.namespace().unwrap().id(), Some(ns.as_str()));
     let elsewhere = format!("arn:aws:servicediscovery:eu-west-1:123456789012:namespace/{ns}");
-    let err = server.client.get_namespace().id(&elsewhere).send().await.unwrap_err();
+    let err = server
+        .client
+        .get_namespace()
+        .id(&elsewhere)
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), Some("NamespaceNotFound"));
 }
 
@@ -265,9 +409,19 @@ async fn list_namespaces_filters_and_paginates() {
     let mut seen = Vec::new();
     let mut token = None;
     loop {
-        let page = client.list_namespaces().max_results(3).set_next_token(token).send().await.unwrap();
+        let page = client
+            .list_namespaces()
+            .max_results(3)
+            .set_next_token(token)
+            .send()
+            .await
+            .unwrap();
         assert!(page.namespaces().len() <= 3);
-        seen.extend(page.namespaces().iter().map(|ns| ns.name().unwrap().to_owned()));
+        seen.extend(
+            page.namespaces()
+                .iter()
+                .map(|ns| ns.name().unwrap().to_owned()),
+        );
         token = page.next_token().map(str::to_owned);
         if token.is_none() {
             break;
@@ -277,8 +431,17 @@ async fn list_namespaces_filters_and_paginates() {
     assert_eq!(&seen[..2], ["http-0", "http-1"]);
     // Summaries carry no CreatorRequestId.
     let list = client.list_namespaces().send().await.unwrap();
-    assert!(list.namespaces().iter().all(|ns| ns.create_date().is_some()));
-    let err = client.list_namespaces().next_token("zz-not-a-token").send().await.unwrap_err();
+    assert!(
+        list.namespaces()
+            .iter()
+            .all(|ns| ns.create_date().is_some())
+    );
+    let err = client
+        .list_namespaces()
+        .next_token("zz-not-a-token")
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), Some("InvalidInput"));
 }
 
@@ -292,7 +455,11 @@ async fn soa_ttl_given_at_creation_is_kept() {
         .vpc("vpc-1")
         .properties(
             PrivateDnsNamespaceProperties::builder()
-                .dns_properties(PrivateDnsPropertiesMutable::builder().soa(Soa::builder().ttl(42).build().unwrap()).build())
+                .dns_properties(
+                    PrivateDnsPropertiesMutable::builder()
+                        .soa(Soa::builder().ttl(42).build().unwrap())
+                        .build(),
+                )
                 .build(),
         )
         .send()
@@ -302,5 +469,14 @@ async fn soa_ttl_given_at_creation_is_kept() {
     let list = client.list_namespaces().send().await.unwrap();
     let ns = &list.namespaces()[0];
     let _: Option<&DnsProperties> = ns.properties().and_then(|p| p.dns_properties());
-    assert_eq!(ns.properties().unwrap().dns_properties().unwrap().soa().unwrap().ttl(), 42);
+    assert_eq!(
+        ns.properties()
+            .unwrap()
+            .dns_properties()
+            .unwrap()
+            .soa()
+            .unwrap()
+            .ttl(),
+        42
+    );
 }
