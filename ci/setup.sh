@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Installs what the tests need on a fresh machine (Debian 12, root). Idempotent: each step checks
+# first. Used by ci/test.sh; run it alone to prepare a development machine.
+set -euo pipefail
+
+log() { printf '[setup] %s\n' "$*"; }
+
+apt_updated=0
+apt_install() {
+  local missing=()
+  for pkg in "$@"; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if [ "$apt_updated" -eq 0 ]; then
+    log "apt-get update"
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    apt_updated=1
+  fi
+  log "apt-get install ${missing[*]}"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# The real aws CLI drives the seed document's commands in the tests.
+if ! command -v aws >/dev/null 2>&1; then
+  log "installing the aws CLI (v1, from PyPI)"
+  python3 -m pip install --quiet awscli
+fi
+
+# The moto reference target of the benchmark and the conformance suite.
+if ! python3 -c 'import moto.server' >/dev/null 2>&1; then
+  log "installing moto[server]"
+  python3 -m pip install --quiet 'moto[server]'
+fi
+
+# dig, for DNS checks.
+command -v dig >/dev/null 2>&1 || apt_install dnsutils
+
+rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy rustfmt
+log "ready"
