@@ -177,7 +177,15 @@ fn writer_loop(
         let outcome = (|| -> Result<(), StoreError> {
             let txn = conn.transaction()?;
             for job in batch {
-                if let Some((changes, complete)) = job(&guard) {
+                // A panicking closure (a bug) fails its own request — its reply channel is
+                // dropped — and must not take the writer, and so every later write, down with it.
+                let decided =
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&guard)));
+                let decided = decided.unwrap_or_else(|_| {
+                    tracing::error!("a write closure panicked; its request fails");
+                    None
+                });
+                if let Some((changes, complete)) = decided {
                     for change in &changes {
                         sqlite::write(&txn, change)?;
                         guard.apply(change);

@@ -480,3 +480,168 @@ async fn soa_ttl_given_at_creation_is_kept() {
         42
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn public_namespaces_are_created_and_updated() {
+    use aws_sdk_servicediscovery::types::{
+        PublicDnsNamespaceChange, PublicDnsNamespacePropertiesChange,
+        PublicDnsPropertiesMutableChange,
+    };
+    let server = TestServer::start(&[]).await;
+    let client = &server.client;
+    let err = client
+        .create_public_dns_namespace()
+        .name("not_a_host name")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("InvalidInput"));
+    let op = client
+        .create_public_dns_namespace()
+        .name("example.com")
+        .send()
+        .await
+        .unwrap();
+    let op_id = op.operation_id().unwrap();
+    assert_eq!(
+        wait_operation(client, op_id).await,
+        OperationStatus::Success
+    );
+    let op = client
+        .get_operation()
+        .operation_id(op_id)
+        .send()
+        .await
+        .unwrap();
+    let id = op.operation().unwrap().targets().unwrap()[&OperationTargetType::Namespace].clone();
+    let ns = client.get_namespace().id(&id).send().await.unwrap();
+    assert_eq!(
+        ns.namespace().unwrap().r#type(),
+        Some(&NamespaceType::DnsPublic)
+    );
+    // A private namespace of the same name would be a second zone for our one DNS server.
+    let err = client
+        .create_private_dns_namespace()
+        .name("example.com")
+        .vpc("v")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("NamespaceAlreadyExists"));
+    let op = client
+        .update_public_dns_namespace()
+        .id(&id)
+        .namespace(
+            PublicDnsNamespaceChange::builder()
+                .properties(
+                    PublicDnsNamespacePropertiesChange::builder()
+                        .dns_properties(
+                            PublicDnsPropertiesMutableChange::builder()
+                                .soa(SoaChange::builder().ttl(120).build().unwrap())
+                                .build(),
+                        )
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        wait_operation(client, op.operation_id().unwrap()).await,
+        OperationStatus::Success
+    );
+    let ns = client.get_namespace().id(&id).send().await.unwrap();
+    assert_eq!(
+        ns.namespace()
+            .unwrap()
+            .properties()
+            .unwrap()
+            .dns_properties()
+            .unwrap()
+            .soa()
+            .unwrap()
+            .ttl(),
+        120
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn quotas_give_resource_limit_exceeded() {
+    let server = TestServer::start(&[
+        "--quota-namespaces",
+        "2",
+        "--quota-instances-per-service",
+        "1",
+    ])
+    .await;
+    let client = &server.client;
+    let ns = private_namespace(client, "q1.local").await;
+    http_namespace(client, "q2").await;
+    let err = client
+        .create_http_namespace()
+        .name("q3")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("ResourceLimitExceeded"));
+    let svc = plain_service(client, &ns, "svc").await;
+    crate::fixtures::register(client, &svc, "i-1", "10.0.0.1", &[]).await;
+    // Re-registering an existing instance is not a new one.
+    crate::fixtures::register(client, &svc, "i-1", "10.0.0.2", &[]).await;
+    let err = client
+        .register_instance()
+        .service_id(&svc)
+        .instance_id("i-2")
+        .attributes("AWS_INSTANCE_IPV4", "10.0.0.3")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("ResourceLimitExceeded"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn namespace_operations_in_progress_are_duplicate_requests() {
+    let server = TestServer::start(&["--operation-delay", "400ms"]).await;
+    let client = &server.client;
+    let op = client
+        .create_http_namespace()
+        .name("slowdel")
+        .send()
+        .await
+        .unwrap();
+    wait_operation(client, op.operation_id().unwrap()).await;
+    let id = client.list_namespaces().send().await.unwrap().namespaces()[0]
+        .id()
+        .unwrap()
+        .to_owned();
+    let delete = client.delete_namespace().id(&id).send().await.unwrap();
+    let err = client.delete_namespace().id(&id).send().await.unwrap_err();
+    assert_eq!(err.code(), Some("DuplicateRequest"));
+    let err = client
+        .update_http_namespace()
+        .id(&id)
+        .namespace(
+            HttpNamespaceChange::builder()
+                .description("x")
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("DuplicateRequest"));
+    // A namespace being deleted takes no new services.
+    let err = client
+        .create_service()
+        .name("late")
+        .namespace_id(&id)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("NamespaceNotFound"));
+    assert_eq!(
+        wait_operation(client, delete.operation_id().unwrap()).await,
+        OperationStatus::Success
+    );
+}
