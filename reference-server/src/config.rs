@@ -66,6 +66,57 @@ pub struct Config {
     #[arg(long, env = "CLOUDMAP_MAX_BODY_BYTES", default_value_t = 1 << 20)]
     pub max_body_bytes: usize,
 
+    /// DNS addresses (UDP and TCP), comma-separated or repeated; port 53 needs root.
+    #[arg(
+        long,
+        env = "CLOUDMAP_DNS_LISTEN",
+        value_delimiter = ',',
+        default_value = "127.0.0.1:1053"
+    )]
+    pub dns_listen: Vec<SocketAddr>,
+
+    /// Serve no DNS at all.
+    #[arg(long, env = "CLOUDMAP_NO_DNS")]
+    pub no_dns: bool,
+
+    /// UDP worker threads per DNS address (default: one per core).
+    #[arg(long, env = "CLOUDMAP_DNS_UDP_WORKERS")]
+    pub dns_udp_workers: Option<usize>,
+
+    /// Seed for the DNS answer selection (which records, in which order), for reproducible tests.
+    #[arg(long, env = "CLOUDMAP_DNS_SEED")]
+    pub dns_seed: Option<u64>,
+
+    /// Upstream resolvers for names outside every namespace (`IP` or `IP:PORT`, comma-separated).
+    /// Default: the nameservers of /etc/resolv.conf.
+    #[arg(long, env = "CLOUDMAP_DNS_UPSTREAM", value_delimiter = ',', value_parser = upstream)]
+    pub dns_upstream: Vec<SocketAddr>,
+
+    /// Do not forward: names outside every namespace are REFUSED.
+    #[arg(long, env = "CLOUDMAP_DNS_NO_FORWARD")]
+    pub dns_no_forward: bool,
+
+    /// Client networks that may use the server as a resolver (forwarding); everyone else gets
+    /// only authoritative answers, so it is never an open resolver.
+    #[arg(
+        long,
+        env = "CLOUDMAP_DNS_ALLOW_RECURSION",
+        value_delimiter = ',',
+        default_value = "127.0.0.0/8,::1/128"
+    )]
+    pub dns_allow_recursion: Vec<ipnet::IpNet>,
+
+    /// Add the A/AAAA records of SRV targets to the additional section (Route 53's behaviour here
+    /// is unconfirmed; off by default).
+    #[arg(long, env = "CLOUDMAP_DNS_SRV_ADDITIONAL")]
+    pub dns_srv_additional: bool,
+
+    /// Regions whose DNS namespaces are served, in priority order for namespaces of the same name
+    /// in several regions (comma-separated). Default: every region; on a clash the default
+    /// region's namespace wins, then the oldest.
+    #[arg(long, env = "CLOUDMAP_DNS_REGIONS", value_delimiter = ',')]
+    pub dns_regions: Vec<String>,
+
     /// Log filter (tracing EnvFilter syntax), e.g. `info` or `reference_server=debug`.
     #[arg(long, env = "CLOUDMAP_LOG", default_value = "info")]
     pub log: String,
@@ -111,6 +162,42 @@ impl Config {
         }
     }
 
+    pub fn dns_config(&self) -> Option<crate::dns::DnsConfig> {
+        if self.no_dns {
+            return None;
+        }
+        let upstreams = if self.dns_no_forward {
+            None
+        } else if self.dns_upstream.is_empty() {
+            Some(crate::dns::system_upstreams())
+        } else {
+            Some(self.dns_upstream.clone())
+        };
+        let regions: Vec<crate::model::Region> = self
+            .dns_regions
+            .iter()
+            .cloned()
+            .map(crate::model::Region)
+            .collect();
+        let mut priority = regions.clone();
+        if priority.is_empty() {
+            priority.push(crate::model::Region(self.default_region.clone()));
+        }
+        Some(crate::dns::DnsConfig {
+            udp_workers: self
+                .dns_udp_workers
+                .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())),
+            seed: self.dns_seed,
+            upstreams,
+            recursion: self.dns_allow_recursion.clone(),
+            srv_additional: self.dns_srv_additional,
+            regions: crate::dns::index::RegionPolicy {
+                only: regions,
+                priority,
+            },
+        })
+    }
+
     /// A configuration with every default, for tests and embedding.
     pub fn defaults() -> Config {
         Config::parse_from(["reference-server"])
@@ -123,6 +210,18 @@ fn account_id(value: &str) -> Result<String, String> {
     } else {
         Err("an account id is 12 digits".to_owned())
     }
+}
+
+/// An upstream resolver: `IP:PORT`, or `IP` for port 53.
+fn upstream(value: &str) -> Result<SocketAddr, String> {
+    value
+        .parse::<SocketAddr>()
+        .or_else(|_| {
+            value
+                .parse::<std::net::IpAddr>()
+                .map(|ip| SocketAddr::new(ip, 53))
+        })
+        .map_err(|_| format!("not an IP address or IP:PORT: {value:?}"))
 }
 
 /// `250ms`, `2s`, `1m`, or a bare number of milliseconds.

@@ -9,9 +9,11 @@
 //! - [`api`]: the AWS JSON 1.1 front door; `api::cloudmap` has one file per operation and the
 //!   only serde types (`wire.rs`).
 //! - [`operations`]: runs asynchronous operations (SUBMITTED → PENDING → SUCCESS/FAIL).
+//! - [`dns`]: the authoritative DNS server over an index that follows every commit.
 
 pub mod api;
 pub mod config;
+pub mod dns;
 pub mod model;
 pub mod operations;
 pub mod server;

@@ -15,9 +15,14 @@ async fn main() -> anyhow::Result<()> {
         )
         .with_target(false)
         .init();
-    let listener = tokio::net::TcpListener::bind(config.listen)
+    let listeners = reference_server::server::Listeners::bind(&config)
         .await
-        .with_context(|| format!("cannot listen on {}", config.listen))?;
+        .with_context(|| {
+            format!(
+                "cannot listen on {} (API) or {:?} (DNS)",
+                config.listen, config.dns_listen
+            )
+        })?;
     let shutdown = CancellationToken::new();
     let signal = shutdown.clone();
     tokio::spawn(async move {
@@ -29,7 +34,7 @@ async fn main() -> anyhow::Result<()> {
         Some(dir) => tracing::info!(data_dir = %dir.display(), "durable state"),
         None => tracing::info!("ephemeral state (in memory)"),
     }
-    reference_server::server::run(listener, config, shutdown).await?;
+    reference_server::server::run(listeners, config, shutdown).await?;
     Ok(())
 }
 

@@ -1,6 +1,6 @@
-//! `run` owns every task of the server: the API listener and the operation runner. It takes an
-//! already-bound listener so tests can bind `127.0.0.1:0`, and stops everything when `shutdown`
-//! is cancelled.
+//! `run` owns every task of the server: the API listener, the DNS server and the operation
+//! runner. It takes already-bound listeners so tests can bind `127.0.0.1:0`, and stops
+//! everything when `shutdown` is cancelled.
 
 use std::sync::Arc;
 
@@ -30,11 +30,34 @@ pub fn open_store(config: &Config) -> Result<Store, StoreError> {
     Store::open(config.state_dir().as_deref(), durability)
 }
 
+/// The sockets the server serves on, bound before `run` (port 0 works: read the addresses back).
+#[derive(Debug)]
+pub struct Listeners {
+    pub api: TcpListener,
+    pub dns: Option<crate::dns::Sockets>,
+}
+
+impl Listeners {
+    /// Binds what `config` asks for.
+    pub async fn bind(config: &Config) -> std::io::Result<Listeners> {
+        let api = TcpListener::bind(config.listen).await?;
+        let dns = match config.dns_config() {
+            Some(dns) => Some(crate::dns::Sockets::bind(
+                &config.dns_listen,
+                dns.udp_workers,
+            )?),
+            None => None,
+        };
+        Ok(Listeners { api, dns })
+    }
+}
+
 pub async fn run(
-    listener: TcpListener,
+    listeners: Listeners,
     config: Config,
     shutdown: CancellationToken,
 ) -> Result<(), ServerError> {
+    let listener = listeners.api;
     let store = open_store(&config)?;
     let (queue, receiver) = OperationQueue::new();
     let state = Arc::new(AppState {
@@ -44,6 +67,9 @@ pub async fn run(
         metrics: api::metrics::Metrics::new(api::operation_names()),
     });
     let mut tasks = JoinSet::new();
+    if let (Some(sockets), Some(dns)) = (listeners.dns, config.dns_config()) {
+        crate::dns::start(sockets, dns, &store, &mut tasks, shutdown.clone())?;
+    }
     tasks.spawn(operations::run(
         store,
         config.operation_delay,

@@ -52,6 +52,16 @@ pub enum WriteError<E> {
 type Completion = Box<dyn FnOnce(Result<(), Arc<StoreError>>) + Send>;
 type Job = Box<dyn FnOnce(&Registry) -> Option<(Vec<Change>, Completion)> + Send>;
 
+/// Something that keeps its own view of the registry in step with every commit (the DNS index,
+/// the health checker). It is called on the writer thread, after the commit and before the write
+/// lock is released: by the time a write is acknowledged, every follower has seen it.
+pub trait Follower: Send + Sync {
+    /// Rebuilds everything from the registry (at registration).
+    fn rebuild(&self, registry: &Registry);
+    /// Applies one committed batch; `registry` already contains it.
+    fn apply(&self, registry: &Registry, changes: &[Change]);
+}
+
 /// The most jobs one transaction takes, so that one commit never holds readers up for long.
 const MAX_BATCH: usize = 1024;
 
@@ -67,8 +77,11 @@ impl std::fmt::Debug for Store {
     }
 }
 
+type Followers = Arc<parking_lot::Mutex<Vec<Arc<dyn Follower>>>>;
+
 struct Shared {
     registry: Arc<RwLock<Registry>>,
+    followers: Followers,
     jobs: mpsc::Sender<Job>,
     feed: broadcast::Sender<Arc<[Change]>>,
 }
@@ -91,11 +104,15 @@ impl Store {
         let registry = Arc::new(RwLock::new(sqlite::load(&conn)?));
         let (jobs, receiver) = mpsc::channel::<Job>();
         let (feed, _) = broadcast::channel(1024);
-        let writer_registry = Arc::clone(&registry);
-        let writer_feed = feed.clone();
+        let followers: Followers = Arc::default();
+        let writer = Writer {
+            registry: Arc::clone(&registry),
+            followers: Arc::clone(&followers),
+            feed: feed.clone(),
+        };
         std::thread::Builder::new()
             .name("store-writer".into())
-            .spawn(move || writer_loop(conn, writer_registry, receiver, writer_feed))
+            .spawn(move || writer.run(conn, receiver))
             .map_err(|source| StoreError::DataDir {
                 path: PathBuf::from("<writer thread>"),
                 source,
@@ -103,6 +120,7 @@ impl Store {
         Ok(Store {
             shared: Arc::new(Shared {
                 registry,
+                followers,
                 jobs,
                 feed,
             }),
@@ -112,6 +130,15 @@ impl Store {
     /// A consistent read view. Hold it briefly and never across an `.await`.
     pub fn read(&self) -> RwLockReadGuard<'_, Registry> {
         self.shared.registry.read()
+    }
+
+    /// Adds a follower: it is rebuilt from the current registry, then sees every later commit.
+    pub fn follow(&self, follower: Arc<dyn Follower>) {
+        // The write lock keeps the writer from committing between the rebuild and registration.
+        let registry = self.shared.registry.write();
+        follower.rebuild(&registry);
+        self.shared.followers.lock().push(follower);
+        drop(registry);
     }
 
     /// Committed change batches, in commit order, for followers such as DNS and health checks.
@@ -157,21 +184,28 @@ impl Store {
     }
 }
 
-fn writer_loop(
-    mut conn: rusqlite::Connection,
+struct Writer {
     registry: Arc<RwLock<Registry>>,
-    jobs: mpsc::Receiver<Job>,
+    followers: Followers,
     feed: broadcast::Sender<Arc<[Change]>>,
-) {
-    while let Ok(first) = jobs.recv() {
-        let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
-            match jobs.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
+}
+
+impl Writer {
+    fn run(self, mut conn: rusqlite::Connection, jobs: mpsc::Receiver<Job>) {
+        while let Ok(first) = jobs.recv() {
+            let mut batch = vec![first];
+            while batch.len() < MAX_BATCH {
+                match jobs.try_recv() {
+                    Ok(job) => batch.push(job),
+                    Err(_) => break,
+                }
             }
+            self.commit_batch(&mut conn, batch);
         }
-        let mut guard = registry.write();
+    }
+
+    fn commit_batch(&self, conn: &mut rusqlite::Connection, batch: Vec<Job>) {
+        let mut guard = self.registry.write();
         let mut completions: Vec<Completion> = Vec::with_capacity(batch.len());
         let mut committed: Vec<Change> = Vec::new();
         let outcome = (|| -> Result<(), StoreError> {
@@ -199,21 +233,29 @@ fn writer_loop(
         })();
         match outcome {
             Ok(()) => {
+                if !committed.is_empty() {
+                    for follower in self.followers.lock().iter() {
+                        follower.apply(&guard, &committed);
+                    }
+                }
                 drop(guard);
-                if !committed.is_empty() && feed.receiver_count() > 0 {
-                    let _ = feed.send(committed.into());
+                if !committed.is_empty() && self.feed.receiver_count() > 0 {
+                    let _ = self.feed.send(committed.into());
                 }
                 for complete in completions {
                     complete(Ok(()));
                 }
             }
             Err(error) => {
-                // The transaction rolled back; memory may hold part of it, so rebuild memory from
-                // the database, which is the truth, and fail every write of the batch.
+                // The transaction rolled back; memory may hold part of it, so rebuild memory (and
+                // the followers) from the database, which is the truth, and fail the whole batch.
                 tracing::error!(%error, "store commit failed; reloading the registry from disk");
-                match sqlite::load(&conn) {
+                match sqlite::load(conn) {
                     Ok(fresh) => *guard = fresh,
                     Err(reload) => tracing::error!(%reload, "reloading the registry failed"),
+                }
+                for follower in self.followers.lock().iter() {
+                    follower.rebuild(&guard);
                 }
                 drop(guard);
                 let error = Arc::new(error);

@@ -13,7 +13,12 @@ use crate::harness::eventually;
 /// Waits for an operation to finish and returns its final status.
 pub async fn wait_operation(client: &Client, operation_id: &str) -> OperationStatus {
     eventually(Duration::from_secs(10), || async {
-        let op = client.get_operation().operation_id(operation_id).send().await.unwrap();
+        let op = client
+            .get_operation()
+            .operation_id(operation_id)
+            .send()
+            .await
+            .unwrap();
         let status = op.operation().unwrap().status().unwrap().clone();
         matches!(status, OperationStatus::Success | OperationStatus::Fail).then_some(status)
     })
@@ -22,25 +27,62 @@ pub async fn wait_operation(client: &Client, operation_id: &str) -> OperationSta
 
 /// Creates a private DNS namespace and returns its id once the operation succeeded.
 pub async fn private_namespace(client: &Client, name: &str) -> String {
-    let op = client.create_private_dns_namespace().name(name).vpc("vpc-default").send().await.unwrap();
+    let op = client
+        .create_private_dns_namespace()
+        .name(name)
+        .vpc("vpc-default")
+        .send()
+        .await
+        .unwrap();
     let op_id = op.operation_id().unwrap().to_owned();
-    assert_eq!(wait_operation(client, &op_id).await, OperationStatus::Success);
-    let op = client.get_operation().operation_id(&op_id).send().await.unwrap();
-    op.operation().unwrap().targets().unwrap()[&aws_sdk_servicediscovery::types::OperationTargetType::Namespace].clone()
+    assert_eq!(
+        wait_operation(client, &op_id).await,
+        OperationStatus::Success
+    );
+    let op = client
+        .get_operation()
+        .operation_id(&op_id)
+        .send()
+        .await
+        .unwrap();
+    op.operation().unwrap().targets().unwrap()
+        [&aws_sdk_servicediscovery::types::OperationTargetType::Namespace]
+        .clone()
 }
 
 pub async fn http_namespace(client: &Client, name: &str) -> String {
-    let op = client.create_http_namespace().name(name).send().await.unwrap();
+    let op = client
+        .create_http_namespace()
+        .name(name)
+        .send()
+        .await
+        .unwrap();
     let op_id = op.operation_id().unwrap().to_owned();
-    assert_eq!(wait_operation(client, &op_id).await, OperationStatus::Success);
-    let op = client.get_operation().operation_id(&op_id).send().await.unwrap();
-    op.operation().unwrap().targets().unwrap()[&aws_sdk_servicediscovery::types::OperationTargetType::Namespace].clone()
+    assert_eq!(
+        wait_operation(client, &op_id).await,
+        OperationStatus::Success
+    );
+    let op = client
+        .get_operation()
+        .operation_id(&op_id)
+        .send()
+        .await
+        .unwrap();
+    op.operation().unwrap().targets().unwrap()
+        [&aws_sdk_servicediscovery::types::OperationTargetType::Namespace]
+        .clone()
 }
 
 pub fn records(types: &[(RecordType, i64)]) -> DnsConfig {
     let mut builder = DnsConfig::builder().routing_policy(RoutingPolicy::Multivalue);
     for (kind, ttl) in types {
-        builder = builder.dns_records(DnsRecord::builder().r#type(kind.clone()).ttl(*ttl).build().unwrap());
+        builder = builder.dns_records(
+            DnsRecord::builder()
+                .r#type(kind.clone())
+                .ttl(*ttl)
+                .build()
+                .unwrap(),
+        );
     }
     builder.build().unwrap()
 }
@@ -73,7 +115,13 @@ pub async fn plain_service(client: &Client, namespace: &str, name: &str) -> Stri
 }
 
 /// Registers an instance with an IPv4 address (and extra attributes) and waits for success.
-pub async fn register(client: &Client, service: &str, instance: &str, ipv4: &str, extra: &[(&str, &str)]) {
+pub async fn register(
+    client: &Client,
+    service: &str,
+    instance: &str,
+    ipv4: &str,
+    extra: &[(&str, &str)],
+) {
     let mut request = client
         .register_instance()
         .service_id(service)
@@ -83,5 +131,8 @@ pub async fn register(client: &Client, service: &str, instance: &str, ipv4: &str
         request = request.attributes(*key, *value);
     }
     let op = request.send().await.unwrap();
-    assert_eq!(wait_operation(client, op.operation_id().unwrap()).await, OperationStatus::Success);
+    assert_eq!(
+        wait_operation(client, op.operation_id().unwrap()).await,
+        OperationStatus::Success
+    );
 }

@@ -55,6 +55,8 @@ pub fn client_for(address: SocketAddr, region: &str) -> Client {
 /// A server running inside the test process; stopped when dropped.
 pub struct TestServer {
     pub address: SocketAddr,
+    /// The DNS address (UDP and TCP), when DNS is on.
+    pub dns: Option<SocketAddr>,
     pub client: Client,
     shutdown: CancellationToken,
 }
@@ -67,15 +69,28 @@ impl TestServer {
         Self::with_config(Config::parse_from(args)).await
     }
 
-    pub async fn with_config(config: Config) -> TestServer {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let address = listener.local_addr().unwrap();
+    pub async fn with_config(mut config: Config) -> TestServer {
+        // Port 0 for everything: the kernel picks, the test reads the addresses back.
+        config.listen = "127.0.0.1:0".parse().unwrap();
+        config.dns_listen = vec!["127.0.0.1:0".parse().unwrap()];
+        let listeners = reference_server::server::Listeners::bind(&config)
+            .await
+            .unwrap();
+        let address = listeners.api.local_addr().unwrap();
+        let dns = listeners.dns.as_ref().map(|sockets| sockets.addresses()[0]);
         let shutdown = CancellationToken::new();
         let token = shutdown.clone();
         tokio::spawn(async move {
-            reference_server::server::run(listener, config, token).await.unwrap();
+            reference_server::server::run(listeners, config, token)
+                .await
+                .unwrap();
         });
-        TestServer { address, client: client_for(address, "us-east-1"), shutdown }
+        TestServer {
+            address,
+            dns,
+            client: client_for(address, "us-east-1"),
+            shutdown,
+        }
     }
 
     pub fn client_in(&self, region: &str) -> Client {
@@ -102,7 +117,11 @@ pub struct ServerProcess {
 impl ServerProcess {
     pub fn spawn(data_dir: &Path, extra: &[&str]) -> ServerProcess {
         // Take a free port from the kernel, release it and hand it to the child.
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
         let address: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_reference-server"))
             .arg("--listen")
@@ -130,7 +149,10 @@ impl ServerProcess {
             if health_ok(self.address) {
                 return;
             }
-            assert!(Instant::now() < deadline, "reference-server did not become ready");
+            assert!(
+                Instant::now() < deadline,
+                "reference-server did not become ready"
+            );
             std::thread::sleep(Duration::from_millis(5));
         }
     }
@@ -159,11 +181,15 @@ impl Drop for ServerProcess {
 
 fn health_ok(address: SocketAddr) -> bool {
     use std::io::{Read, Write};
-    let Ok(mut stream) = std::net::TcpStream::connect_timeout(&address, Duration::from_millis(200)) else {
+    let Ok(mut stream) = std::net::TcpStream::connect_timeout(&address, Duration::from_millis(200))
+    else {
         return false;
     };
     let _ = stream.set_read_timeout(Some(Duration::from_millis(500)));
-    if stream.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").is_err() {
+    if stream
+        .write_all(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .is_err()
+    {
         return false;
     }
     let mut response = String::new();
@@ -182,7 +208,10 @@ where
         if let Some(value) = probe().await {
             return value;
         }
-        assert!(Instant::now() < deadline, "condition not met within {timeout:?}");
+        assert!(
+            Instant::now() < deadline,
+            "condition not met within {timeout:?}"
+        );
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
 }

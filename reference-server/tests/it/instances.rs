@@ -26,7 +26,9 @@ async fn reserved_attributes_are_required_by_record_type() {
         .await
         .unwrap();
     let srv = srv.service().unwrap().id().unwrap().to_owned();
-    let cases: Vec<(&str, Vec<(&str, &str)>, bool)> = vec![
+    // (service, attributes, accepted)
+    type Case<'a> = (&'a str, Vec<(&'a str, &'a str)>, bool);
+    let cases: Vec<Case> = vec![
         (&a, vec![("AWS_INSTANCE_IPV4", "10.0.0.1")], true),
         (&a, vec![("AWS_INSTANCE_IPV6", "fd00::1")], false),
         (&a, vec![("AWS_INSTANCE_IPV4", "999.0.0.1")], false),

@@ -1,10 +1,16 @@
 //! Integration tests: the real AWS SDK (and the real aws CLI) against the server over real
 //! sockets. One binary; one module per area.
 
+// A test crate: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod fixtures;
 mod harness;
 
+mod cli;
+mod crash;
 mod discovery;
+mod dns;
 mod instances;
 mod namespaces;
 mod operations;

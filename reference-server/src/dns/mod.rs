@@ -1,0 +1,268 @@
+//! The authoritative DNS server for Cloud Map DNS namespaces (spec §8): answers from an index
+//! that follows every registry commit, with Route 53's routing rules (MULTIVALUE: up to eight
+//! random healthy records, falling back to unhealthy ones; WEIGHTED: one), SOA-backed negative
+//! answers, EDNS0 with truncation and TCP, and forwarding of other names for allowed clients.
+//!
+//! - `index.rs`: the records, rebuilt per touched service on each commit (a store follower).
+//! - `engine.rs`: parse, look up, answer — the allocation-free fast path.
+//! - `udp.rs`, `tcp.rs`: transports; `forward.rs`: upstream resolvers.
+
+pub mod engine;
+pub mod forward;
+pub mod index;
+pub mod name;
+mod tcp;
+mod udp;
+
+use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use arc_swap::ArcSwap;
+use ipnet::IpNet;
+use socket2::{Domain, Protocol, Socket, Type};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::store::Store;
+use index::{DnsFollower, DnsIndex, RegionPolicy};
+
+/// Who may use us as a resolver, and answer options that do not depend on the query.
+#[derive(Debug)]
+pub struct Access {
+    pub recursion: Vec<IpNet>,
+    pub srv_additional: bool,
+}
+
+impl Access {
+    pub fn may_recurse(&self, ip: IpAddr) -> bool {
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
+            v4 => v4,
+        };
+        self.recursion.iter().any(|net| net.contains(&ip))
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct DnsConfig {
+    pub udp_workers: usize,
+    pub seed: Option<u64>,
+    /// `None`: forwarding off (names outside our zones are REFUSED).
+    pub upstreams: Option<Vec<SocketAddr>>,
+    pub recursion: Vec<IpNet>,
+    pub srv_additional: bool,
+    pub regions: RegionPolicy,
+}
+
+/// Bound DNS sockets: per address, `udp_workers` UDP sockets sharing the port and one TCP
+/// listener. Binding is separate from serving so tests (and `main`) can bind port 0 and learn
+/// the port.
+pub struct Sockets {
+    udp: Vec<UdpSocket>,
+    tcp: Vec<std::net::TcpListener>,
+    addresses: Vec<SocketAddr>,
+}
+
+impl std::fmt::Debug for Sockets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sockets")
+            .field("addresses", &self.addresses)
+            .finish()
+    }
+}
+
+impl Sockets {
+    pub fn bind(addresses: &[SocketAddr], udp_workers: usize) -> std::io::Result<Sockets> {
+        let mut sockets = Sockets {
+            udp: Vec::new(),
+            tcp: Vec::new(),
+            addresses: Vec::new(),
+        };
+        for requested in addresses {
+            // Port 0: the port must be free for TCP and for UDP; take the kernel's TCP pick and
+            // retry if another program holds that port for UDP.
+            let mut attempts = 0;
+            let (tcp, udp) = loop {
+                attempts += 1;
+                let tcp = tcp_listener(*requested)?;
+                let actual = tcp.local_addr()?;
+                match udp_sockets(actual, udp_workers.max(1)) {
+                    Ok(udp) => break (tcp, udp),
+                    Err(error)
+                        if requested.port() == 0
+                            && attempts < 20
+                            && error.kind() == std::io::ErrorKind::AddrInUse =>
+                    {
+                        continue;
+                    }
+                    Err(error) => return Err(error),
+                }
+            };
+            sockets.addresses.push(tcp.local_addr()?);
+            sockets.tcp.push(tcp);
+            sockets.udp.extend(udp);
+        }
+        Ok(sockets)
+    }
+
+    /// The addresses actually bound (ports resolved).
+    pub fn addresses(&self) -> &[SocketAddr] {
+        &self.addresses
+    }
+}
+
+fn tcp_listener(address: SocketAddr) -> std::io::Result<std::net::TcpListener> {
+    let tcp = Socket::new(
+        Domain::for_address(address),
+        Type::STREAM,
+        Some(Protocol::TCP),
+    )?;
+    tcp.set_reuse_address(true)?;
+    if address.is_ipv6() {
+        tcp.set_only_v6(true)?;
+    }
+    tcp.bind(&address.into())?;
+    tcp.listen(1024)?;
+    tcp.set_nonblocking(true)?;
+    Ok(tcp.into())
+}
+
+fn udp_sockets(address: SocketAddr, count: usize) -> std::io::Result<Vec<UdpSocket>> {
+    (0..count).map(|_| udp_socket(address)).collect()
+}
+
+fn udp_socket(address: SocketAddr) -> std::io::Result<UdpSocket> {
+    let socket = Socket::new(
+        Domain::for_address(address),
+        Type::DGRAM,
+        Some(Protocol::UDP),
+    )?;
+    socket.set_reuse_address(true)?;
+    socket.set_reuse_port(true)?;
+    if address.is_ipv6() {
+        socket.set_only_v6(true)?;
+    }
+    // Room for bursts: a full queue drops queries.
+    let _ = socket.set_recv_buffer_size(4 << 20);
+    socket.bind(&address.into())?;
+    Ok(socket.into())
+}
+
+/// Starts serving: registers the index as a store follower, spawns the UDP worker threads and the
+/// TCP and forwarding tasks into `tasks`. Everything stops when `shutdown` is cancelled.
+pub fn start(
+    sockets: Sockets,
+    config: DnsConfig,
+    store: &Store,
+    tasks: &mut JoinSet<()>,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
+    let index = Arc::new(ArcSwap::from_pointee(DnsIndex::default()));
+    store.follow(Arc::new(DnsFollower::new(
+        Arc::clone(&index),
+        config.regions.clone(),
+    )));
+    let access = Arc::new(Access {
+        recursion: config.recursion.clone(),
+        srv_additional: config.srv_additional,
+    });
+    let forwarder = config
+        .upstreams
+        .clone()
+        .filter(|u| !u.is_empty())
+        .map(|upstreams| {
+            // Never forward to ourselves: that would loop.
+            let upstreams: Vec<SocketAddr> = upstreams
+                .into_iter()
+                .filter(|u| !sockets.addresses.contains(u))
+                .collect();
+            forward::start(upstreams, tasks, shutdown.clone())
+        });
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut threads = Vec::new();
+    for (number, socket) in sockets.udp.into_iter().enumerate() {
+        let worker = udp::Worker {
+            socket,
+            index: Arc::clone(&index),
+            access: Arc::clone(&access),
+            forwarder: forwarder.clone(),
+            stop: Arc::clone(&stop),
+            rng: udp::rng_for(config.seed, number as u64),
+        };
+        threads.push(
+            std::thread::Builder::new()
+                .name(format!("dns-udp-{number}"))
+                .spawn(move || worker.run())?,
+        );
+    }
+    for listener in sockets.tcp {
+        let listener = tokio::net::TcpListener::from_std(listener)?;
+        tasks.spawn(tcp::serve(
+            listener,
+            Arc::clone(&index),
+            Arc::clone(&access),
+            forwarder.clone(),
+            config.seed,
+            shutdown.clone(),
+        ));
+    }
+    tracing::info!(addresses = ?sockets.addresses, "DNS listening (UDP and TCP)");
+    // The UDP threads are blocking; a task owned by the server stops and joins them.
+    tasks.spawn(async move {
+        shutdown.cancelled().await;
+        stop.store(true, Ordering::Relaxed);
+        let _ = tokio::task::spawn_blocking(move || {
+            for thread in threads {
+                let _ = thread.join();
+            }
+        })
+        .await;
+    });
+    Ok(())
+}
+
+/// The nameservers of `/etc/resolv.conf` (port 53), the default upstreams.
+pub fn system_upstreams() -> Vec<SocketAddr> {
+    std::fs::read_to_string("/etc/resolv.conf")
+        .map(|text| parse_resolv_conf(&text))
+        .unwrap_or_default()
+}
+
+fn parse_resolv_conf(text: &str) -> Vec<SocketAddr> {
+    text.lines()
+        .filter_map(|line| line.trim().strip_prefix("nameserver"))
+        .filter_map(|rest| rest.trim().split('%').next()?.parse::<IpAddr>().ok())
+        .map(|ip| SocketAddr::new(ip, 53))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolv_conf_nameservers_are_upstreams() {
+        let parsed = parse_resolv_conf(
+            "# comment\nsearch x\nnameserver 10.0.0.2\nnameserver fe80::1%eth0\noptions ndots:5\n",
+        );
+        assert_eq!(
+            parsed,
+            vec![
+                "10.0.0.2:53".parse().unwrap(),
+                "[fe80::1]:53".parse().unwrap()
+            ]
+        );
+    }
+
+    #[test]
+    fn only_listed_networks_may_recurse() {
+        let access = Access {
+            recursion: vec!["127.0.0.0/8".parse().unwrap()],
+            srv_additional: false,
+        };
+        assert!(access.may_recurse("127.0.0.1".parse().unwrap()));
+        assert!(access.may_recurse("::ffff:127.0.0.1".parse().unwrap()));
+        assert!(!access.may_recurse("10.1.2.3".parse().unwrap()));
+    }
+}
