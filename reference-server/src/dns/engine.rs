@@ -7,7 +7,7 @@
 use rand::Rng;
 use rand::rngs::SmallRng;
 
-use super::index::{DnsIndex, Entry, RecordSet, ServiceNode, Zone};
+use super::index::{DnsIndex, RecordSet, ServiceNode, Zone};
 use crate::model::RoutingPolicy;
 
 pub const TYPE_A: u16 = 1;
@@ -330,11 +330,7 @@ fn choose(
     policy: RoutingPolicy,
     rng: &mut SmallRng,
 ) -> ([usize; MAX_MULTIVALUE], usize) {
-    let pool = if set.healthy > 0 {
-        set.healthy
-    } else {
-        set.entries.len()
-    };
+    let pool = set.pool().len();
     let mut picked = [0usize; MAX_MULTIVALUE];
     if pool == 0 {
         return (picked, 0);
@@ -459,7 +455,7 @@ fn answer(
             writer.finish(query.question_end, true, 0);
             return Outcome::Reply;
         }
-        if node.instance_ancestors.contains(instance_key) {
+        if node.instance_ancestors.contains_key(instance_key) {
             negative(&mut writer, zone);
             writer.finish(query.question_end, true, 0);
             return Outcome::Reply;
@@ -487,13 +483,9 @@ fn answer_service(
     if !node.cname.is_empty() {
         let (picked, count) = choose(&node.cname, node.policy, rng);
         for &i in &picked[..count] {
-            writer.rr(
-                0,
-                qname,
-                TYPE_CNAME,
-                node.cname.ttl,
-                &node.cname.entries[i].rdata,
-            );
+            if let Some(entry) = node.cname.pool().get(i) {
+                writer.rr(0, qname, TYPE_CNAME, node.cname.ttl, &entry.rdata);
+            }
         }
         return;
     }
@@ -514,11 +506,15 @@ fn answer_service(
     };
     let (picked, count) = choose(set, node.policy, rng);
     for &i in &picked[..count] {
-        writer.rr(0, qname, rtype, set.ttl, &set.entries[i].rdata);
+        if let Some(entry) = set.pool().get(i) {
+            writer.rr(0, qname, rtype, set.ttl, &entry.rdata);
+        }
     }
     if rtype == TYPE_SRV && options.srv_additional {
         for &i in &picked[..count] {
-            let entry: &Entry = &set.entries[i];
+            let Some(entry) = set.pool().get(i) else {
+                continue;
+            };
             let target = &entry.rdata[6..];
             for (ip, kind) in [
                 (entry.target_ipv4.as_ref().map(|ip| &ip[..]), TYPE_A),

@@ -11,6 +11,7 @@ use arc_swap::ArcSwap;
 use parking_lot::Mutex;
 
 use super::name;
+use super::persistent::{ShardedMap, Slots};
 use crate::model::instance::{
     AWS_ALIAS_DNS_NAME, AWS_INSTANCE_CNAME, AWS_INSTANCE_IPV4, AWS_INSTANCE_IPV6, AWS_INSTANCE_PORT,
 };
@@ -30,22 +31,42 @@ const HOSTMASTER: &str = "hostmaster.cloudmap-reference.invalid";
 /// One record's data and, for SRV, the addresses of its target (for the additional section).
 #[derive(Debug, Clone)]
 pub struct Entry {
-    pub rdata: Box<[u8]>,
+    pub rdata: Arc<[u8]>,
     pub target_ipv4: Option<[u8; 4]>,
     pub target_ipv6: Option<[u8; 16]>,
+    /// The instance this record is for (to follow it when the set is compacted).
+    owner: Arc<str>,
 }
 
-/// The records of one type at one name; `entries[..healthy]` are the healthy ones.
+/// The records of one type at one name, healthy and unhealthy kept apart.
 #[derive(Debug, Clone, Default)]
 pub struct RecordSet {
     pub ttl: u32,
-    pub entries: Vec<Entry>,
-    pub healthy: usize,
+    pub healthy: Slots<Entry>,
+    pub unhealthy: Slots<Entry>,
 }
 
 impl RecordSet {
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.healthy.is_empty() && self.unhealthy.is_empty()
+    }
+
+    /// What answers draw from: the healthy records, or all records when none is healthy
+    /// (Route 53 then answers as if all were healthy).
+    pub fn pool(&self) -> &Slots<Entry> {
+        if self.healthy.is_empty() {
+            &self.unhealthy
+        } else {
+            &self.healthy
+        }
+    }
+
+    fn slots_mut(&mut self, healthy: bool) -> &mut Slots<Entry> {
+        if healthy {
+            &mut self.healthy
+        } else {
+            &mut self.unhealthy
+        }
     }
 }
 
@@ -55,6 +76,7 @@ pub struct InstanceNode {
     pub ttl: u32,
     pub ipv4: Option<[u8; 4]>,
     pub ipv6: Option<[u8; 16]>,
+    owner: Arc<str>,
 }
 
 #[derive(Debug, Clone)]
@@ -65,14 +87,23 @@ pub struct ServiceNode {
     pub srv: RecordSet,
     pub cname: RecordSet,
     /// Keyed by the lower-case wire labels of the instance id.
-    pub instances: HashMap<Box<[u8]>, InstanceNode>,
-    /// Names between an instance and the service when instance ids contain dots.
-    pub instance_ancestors: HashSet<Box<[u8]>>,
+    pub instances: ShardedMap<Arc<[u8]>, InstanceNode>,
+    /// Names between an instance and the service when instance ids contain dots (with counts).
+    pub instance_ancestors: ShardedMap<Box<[u8]>, u32>,
 }
 
 impl ServiceNode {
     fn has_records(&self) -> bool {
         !(self.a.is_empty() && self.aaaa.is_empty() && self.srv.is_empty() && self.cname.is_empty())
+    }
+
+    fn set_mut(&mut self, slot: usize) -> &mut RecordSet {
+        match slot {
+            0 => &mut self.a,
+            1 => &mut self.aaaa,
+            2 => &mut self.srv,
+            _ => &mut self.cname,
+        }
     }
 }
 
@@ -117,51 +148,70 @@ fn ns_rdata() -> Box<[u8]> {
     rdata.into_boxed_slice()
 }
 
-/// The records of one service (`None` when it has no DNS records at all: HTTP services, or no
-/// instance with the attributes its record types need — its name is then NXDOMAIN).
-pub fn build_service(
-    registry: &Registry,
-    service: &Service,
-    apex: &[u8],
-) -> Option<(Box<[u8]>, ServiceNode)> {
-    let dns = service.dns.as_ref()?;
-    let service_wire = name::to_wire(&service.name).filter(|wire| !wire.is_empty())?;
-    let ttl_of = |kind: RecordType| {
-        dns.records
+/// The records one instance contributes to its service (A, AAAA, SRV, CNAME).
+#[derive(Debug, Clone, Default)]
+struct InstanceRecords {
+    healthy: bool,
+    entries: [Option<Entry>; 4],
+    target: Option<Target>,
+}
+
+/// An SRV target's name key and node, and the names between it and the service.
+type Target = (Arc<[u8]>, InstanceNode, Vec<Box<[u8]>>);
+
+/// What is needed to encode a service's instances: its DNS configuration and names.
+struct ServiceShape<'s> {
+    service: &'s Service,
+    dns: &'s crate::model::DnsConfig,
+    service_wire: Vec<u8>,
+    apex: &'s [u8],
+}
+
+impl<'s> ServiceShape<'s> {
+    fn of(service: &'s Service, apex: &'s [u8]) -> Option<Self> {
+        let dns = service.dns.as_ref()?;
+        let service_wire = name::to_wire(&service.name).filter(|wire| !wire.is_empty())?;
+        Some(ServiceShape {
+            service,
+            dns,
+            service_wire,
+            apex,
+        })
+    }
+
+    fn ttl(&self, kind: RecordType) -> u32 {
+        self.dns
+            .records
             .iter()
             .find(|r| r.kind == kind)
             .map_or(0, |r| clamp_ttl(r.ttl))
-    };
-    let health_applies = service.health != ServiceHealth::None;
-    let mut node = ServiceNode {
-        policy: dns.routing_policy,
-        a: RecordSet {
-            ttl: ttl_of(RecordType::A),
+    }
+
+    fn empty_node(&self) -> ServiceNode {
+        let set = |kind| RecordSet {
+            ttl: self.ttl(kind),
             ..Default::default()
-        },
-        aaaa: RecordSet {
-            ttl: ttl_of(RecordType::Aaaa),
-            ..Default::default()
-        },
-        srv: RecordSet {
-            ttl: ttl_of(RecordType::Srv),
-            ..Default::default()
-        },
-        cname: RecordSet {
-            ttl: ttl_of(RecordType::Cname),
-            ..Default::default()
-        },
-        instances: HashMap::new(),
-        instance_ancestors: HashSet::new(),
-    };
-    // Healthy entries first, each group in instance-id order.
-    let mut unhealthy: [Vec<Entry>; 4] = Default::default();
-    for instance in registry.instances(&service.id) {
+        };
+        ServiceNode {
+            policy: self.dns.routing_policy,
+            a: set(RecordType::A),
+            aaaa: set(RecordType::Aaaa),
+            srv: set(RecordType::Srv),
+            cname: set(RecordType::Cname),
+            instances: ShardedMap::default(),
+            instance_ancestors: ShardedMap::default(),
+        }
+    }
+
+    fn encode(&self, instance: &crate::model::Instance) -> InstanceRecords {
+        let mut records = InstanceRecords::default();
         // Alias records point at load balancers; none is emulated, so they have no answer here.
         if instance.attributes.contains_key(AWS_ALIAS_DNS_NAME) {
-            continue;
+            return records;
         }
-        let healthy = !health_applies || instance.health != HealthStatus::Unhealthy;
+        let owner: Arc<str> = Arc::from(instance.id.as_str());
+        records.healthy = self.service.health == ServiceHealth::None
+            || instance.health != HealthStatus::Unhealthy;
         let ipv4 = instance
             .attribute(AWS_INSTANCE_IPV4)
             .and_then(|v| v.parse::<Ipv4Addr>().ok())
@@ -173,102 +223,162 @@ pub fn build_service(
         let port = instance
             .attribute(AWS_INSTANCE_PORT)
             .and_then(|v| v.parse::<u16>().ok());
-        let mut push = |slot: usize, set: &mut RecordSet, entry: Entry| {
-            if healthy {
-                set.entries.push(entry);
-            } else {
-                unhealthy[slot].push(entry);
-            }
+        let entry = |rdata: &[u8]| Entry {
+            rdata: Arc::from(rdata),
+            target_ipv4: None,
+            target_ipv6: None,
+            owner: Arc::clone(&owner),
         };
-        if dns.has(RecordType::A)
-            && let Some(ip) = ipv4
-        {
-            push(
-                0,
-                &mut node.a,
-                Entry {
-                    rdata: ip.into(),
-                    target_ipv4: None,
-                    target_ipv6: None,
-                },
-            );
+        if let (true, Some(ip)) = (self.dns.has(RecordType::A), ipv4) {
+            records.entries[0] = Some(entry(&ip));
         }
-        if dns.has(RecordType::Aaaa)
-            && let Some(ip) = ipv6
-        {
-            push(
-                1,
-                &mut node.aaaa,
-                Entry {
-                    rdata: ip.into(),
-                    target_ipv4: None,
-                    target_ipv6: None,
-                },
-            );
+        if let (true, Some(ip)) = (self.dns.has(RecordType::Aaaa), ipv6) {
+            records.entries[1] = Some(entry(&ip));
         }
-        if dns.has(RecordType::Cname)
-            && let Some(target) = instance
+        if self.dns.has(RecordType::Cname)
+            && let Some(mut target) = instance
                 .attribute(AWS_INSTANCE_CNAME)
                 .and_then(name::to_wire)
         {
-            let mut rdata = target;
-            rdata.push(0);
-            push(
-                3,
-                &mut node.cname,
-                Entry {
-                    rdata: rdata.into(),
-                    target_ipv4: None,
-                    target_ipv6: None,
-                },
-            );
+            target.push(0);
+            records.entries[3] = Some(entry(&target));
         }
-        if dns.has(RecordType::Srv) && (ipv4.is_some() || ipv6.is_some()) {
-            // An id that can't be a label (over 63 bytes between dots) can't be an SRV target.
-            let (Some(port), Some(instance_wire)) = (port, name::to_wire(&instance.id)) else {
-                continue;
-            };
-            let target_len = instance_wire.len() + service_wire.len() + apex.len() + 1;
-            if target_len > name::MAX_NAME {
-                continue;
-            }
-            let mut rdata = Vec::with_capacity(6 + target_len);
-            rdata.extend_from_slice(&[0, 1, 0, 1]);
-            rdata.extend_from_slice(&port.to_be_bytes());
-            rdata.extend_from_slice(&instance_wire);
-            rdata.extend_from_slice(&service_wire);
-            rdata.extend_from_slice(apex);
-            rdata.push(0);
-            push(
-                2,
-                &mut node.srv,
-                Entry {
-                    rdata: rdata.into(),
+        // An id that can't be a label (over 63 bytes between dots) can't be an SRV target.
+        let instance_wire = name::to_wire(&instance.id);
+        if let (true, Some(port), Some(instance_wire)) =
+            (self.dns.has(RecordType::Srv), port, instance_wire)
+        {
+            let target_len = instance_wire.len() + self.service_wire.len() + self.apex.len() + 1;
+            if (ipv4.is_some() || ipv6.is_some()) && target_len <= name::MAX_NAME {
+                let mut rdata = Vec::with_capacity(6 + target_len);
+                rdata.extend_from_slice(&[0, 1, 0, 1]);
+                rdata.extend_from_slice(&port.to_be_bytes());
+                rdata.extend_from_slice(&instance_wire);
+                rdata.extend_from_slice(&self.service_wire);
+                rdata.extend_from_slice(self.apex);
+                rdata.push(0);
+                records.entries[2] = Some(Entry {
+                    rdata: Arc::from(rdata),
                     target_ipv4: ipv4,
                     target_ipv6: ipv6,
-                },
-            );
-            for ancestor in name::ancestors(&instance_wire) {
-                node.instance_ancestors.insert(name::key(ancestor));
-            }
-            // Instance ids differing only in case share a DNS name; the first (in id order) wins.
-            node.instances
-                .entry(name::key(&instance_wire))
-                .or_insert(InstanceNode {
-                    ttl: node.srv.ttl,
+                    owner: Arc::clone(&owner),
+                });
+                let ancestors = name::ancestors(&instance_wire).map(name::key).collect();
+                let node = InstanceNode {
+                    ttl: self.ttl(RecordType::Srv),
                     ipv4,
                     ipv6,
-                });
+                    owner,
+                };
+                records.target = Some((Arc::from(name::key(&instance_wire)), node, ancestors));
+            }
+        }
+        records
+    }
+}
+
+/// Where one instance's records sit in its service's node.
+#[derive(Debug, Clone, Default)]
+struct Placed {
+    healthy: bool,
+    slots: [Option<usize>; 4],
+    target: Option<Arc<[u8]>>,
+    ancestors: Vec<Box<[u8]>>,
+}
+
+/// The follower's private copy of one service's node, plus where each instance sits in it, so
+/// that a commit moves only the instances it changed.
+#[derive(Debug, Clone)]
+struct ServiceState {
+    shape: Shape,
+    node: ServiceNode,
+    placed: HashMap<String, Placed>,
+}
+
+impl ServiceState {
+    fn build(registry: &Registry, service: &Service, apex: &[u8]) -> Option<ServiceState> {
+        let shape = ServiceShape::of(service, apex)?;
+        let mut state = ServiceState {
+            shape: Shape::of(service),
+            node: shape.empty_node(),
+            placed: HashMap::new(),
+        };
+        for instance in registry.instances(&service.id) {
+            state.add(&instance.id, shape.encode(instance));
+        }
+        Some(state)
+    }
+
+    fn remove(&mut self, id: &str) {
+        let Some(placed) = self.placed.remove(id) else {
+            return;
+        };
+        for (kind, slot) in placed.slots.iter().enumerate() {
+            let Some(index) = *slot else { continue };
+            let moved = self
+                .node
+                .set_mut(kind)
+                .slots_mut(placed.healthy)
+                .swap_remove(index)
+                .map(|e| Arc::clone(&e.owner));
+            if let Some(owner) = moved
+                && let Some(other) = self.placed.get_mut(&*owner)
+            {
+                other.slots[kind] = Some(index);
+            }
+        }
+        if let Some(key) = placed.target
+            && self
+                .node
+                .instances
+                .get(&key)
+                .is_some_and(|node| &*node.owner == id)
+        {
+            self.node.instances.remove(&key);
+        }
+        for ancestor in placed.ancestors {
+            let count = self
+                .node
+                .instance_ancestors
+                .entry_or_insert_with(ancestor.clone(), || 1);
+            *count -= 1;
+            if *count == 0 {
+                self.node.instance_ancestors.remove(&ancestor);
+            }
         }
     }
-    for (set, rest) in [&mut node.a, &mut node.aaaa, &mut node.srv, &mut node.cname]
-        .into_iter()
-        .zip(unhealthy)
-    {
-        set.healthy = set.entries.len();
-        set.entries.extend(rest);
+
+    fn add(&mut self, id: &str, records: InstanceRecords) {
+        let mut placed = Placed {
+            healthy: records.healthy,
+            ..Placed::default()
+        };
+        for (kind, entry) in records.entries.into_iter().enumerate() {
+            if let Some(entry) = entry {
+                placed.slots[kind] = Some(
+                    self.node
+                        .set_mut(kind)
+                        .slots_mut(records.healthy)
+                        .push(entry),
+                );
+            }
+        }
+        if let Some((key, target, ancestors)) = records.target {
+            // Ids differing only in case share a DNS name; the one registered first keeps it.
+            if !self.node.instances.contains_key(&key) {
+                self.node.instances.insert(Arc::clone(&key), target);
+            }
+            placed.target = Some(key);
+            for ancestor in &ancestors {
+                *self
+                    .node
+                    .instance_ancestors
+                    .entry_or_insert_with(ancestor.clone(), || 0) += 1;
+            }
+            placed.ancestors = ancestors;
+        }
+        self.placed.insert(id.to_owned(), placed);
     }
-    node.has_records().then(|| (name::key(&service_wire), node))
 }
 
 fn zone_ancestors(services: &HashMap<Box<[u8]>, Arc<ServiceNode>>) -> HashSet<Box<[u8]>> {
@@ -278,18 +388,27 @@ fn zone_ancestors(services: &HashMap<Box<[u8]>, Arc<ServiceNode>>) -> HashSet<Bo
         .collect()
 }
 
+/// Builds a zone, keeping each of its services' state in `states`.
 fn build_zone(
     registry: &Registry,
     namespace: &Namespace,
     serial: u32,
+    states: &mut HashMap<ServiceId, ServiceState>,
 ) -> Option<(Box<[u8]>, Zone)> {
     let apex = name::to_wire(&namespace.name)?;
     let soa_ttl = clamp_ttl(namespace.soa_ttl.unwrap_or(DEFAULT_SOA_TTL));
-    let services: HashMap<Box<[u8]>, Arc<ServiceNode>> = registry
-        .services_in_namespace(&namespace.id)
-        .filter_map(|service| build_service(registry, service, &apex))
-        .map(|(key, node)| (key, Arc::new(node)))
-        .collect();
+    let mut services = HashMap::new();
+    for service in registry.services_in_namespace(&namespace.id) {
+        let Some(state) = ServiceState::build(registry, service, &apex) else {
+            continue;
+        };
+        if state.node.has_records()
+            && let Some(wire) = name::to_wire(&service.name)
+        {
+            services.insert(name::key(&wire), Arc::new(state.node.clone()));
+        }
+        states.insert(service.id.clone(), state);
+    }
     let zone = Zone {
         namespace_id: namespace.id.clone(),
         soa_ttl,
@@ -343,6 +462,35 @@ struct Places {
     zone_of_namespace: HashMap<NamespaceId, Box<[u8]>>,
     /// Where each service's records are: zone key and service key.
     service_location: HashMap<ServiceId, Location>,
+    /// Every served service's node and where its instances sit in it.
+    states: HashMap<ServiceId, ServiceState>,
+}
+
+/// What of a service its encoded records depend on; a `PutService` that leaves it alone (the
+/// revision bump of every registration) re-encodes nothing.
+#[derive(Debug, Clone, PartialEq)]
+struct Shape {
+    name: String,
+    dns: Option<crate::model::DnsConfig>,
+    health_applies: bool,
+}
+
+impl Shape {
+    fn of(service: &Service) -> Shape {
+        Shape {
+            name: service.name.clone(),
+            dns: service.dns.clone(),
+            health_applies: service.health != ServiceHealth::None,
+        }
+    }
+}
+
+/// What a commit changed in a service: the service itself (re-encoded whole if its shape
+/// changed) and which of its instances.
+#[derive(Default)]
+struct Touched {
+    service: bool,
+    instances: Vec<String>,
 }
 
 fn next_serial(previous: u32) -> u32 {
@@ -391,10 +539,25 @@ impl DnsFollower {
         key: &[u8],
     ) {
         let previous_serial = zones.get(key).map_or(0, |zone| zone.serial);
-        match self
-            .winner(registry, key)
-            .and_then(|ns| build_zone(registry, ns, next_serial(previous_serial)))
-        {
+        // Forget the services that answered here; the winner's are cached again below.
+        let previous: Vec<ServiceId> = places
+            .service_location
+            .iter()
+            .filter(|(_, (k, _))| **k == *key)
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in previous {
+            places.states.remove(&id);
+        }
+        let built = self.winner(registry, key).and_then(|ns| {
+            build_zone(
+                registry,
+                ns,
+                next_serial(previous_serial),
+                &mut places.states,
+            )
+        });
+        match built {
             Some((key, zone)) => {
                 self.place_zone(places, registry, &key, &zone);
                 zones.insert(key, Arc::new(zone));
@@ -427,7 +590,7 @@ impl Follower for DnsFollower {
     fn apply(&self, registry: &Registry, changes: &[Change]) {
         let mut places = self.places.lock();
         let mut zone_keys: HashSet<Box<[u8]>> = HashSet::new();
-        let mut services: HashSet<ServiceId> = HashSet::new();
+        let mut services: HashMap<ServiceId, Touched> = HashMap::new();
         for change in changes {
             match change {
                 Change::PutNamespace(ns) => {
@@ -446,16 +609,27 @@ impl Follower for DnsFollower {
                     }
                 }
                 Change::PutService(service) => {
-                    services.insert(service.id.clone());
+                    services.entry(service.id.clone()).or_default().service = true;
                 }
                 Change::DeleteService(id) => {
-                    services.insert(id.clone());
+                    services.entry(id.clone()).or_default().service = true;
                 }
                 Change::PutInstance(instance) => {
-                    services.insert(instance.service_id.clone());
+                    services
+                        .entry(instance.service_id.clone())
+                        .or_default()
+                        .instances
+                        .push(instance.id.clone());
                 }
-                Change::DeleteInstance { service_id, .. } => {
-                    services.insert(service_id.clone());
+                Change::DeleteInstance {
+                    service_id,
+                    instance_id,
+                } => {
+                    services
+                        .entry(service_id.clone())
+                        .or_default()
+                        .instances
+                        .push(instance_id.clone());
                 }
                 Change::PutOperation(_) => {}
             }
@@ -468,52 +642,82 @@ impl Follower for DnsFollower {
         for key in &zone_keys {
             self.rebuild_zone_key(&mut places, registry, &mut zones, key);
         }
-        // Services in zones that were not rebuilt whole: replace just their nodes.
+        // Services in zones that were not rebuilt whole: replace just their nodes, re-encoding
+        // only the instances that changed unless the service itself did.
         let mut edited: HashMap<Box<[u8]>, Zone> = HashMap::new();
-        for id in services {
-            let old_location = places.service_location.get(&id).cloned();
-            let service = registry.all_services().find(|s| s.id == id);
+        for id in services.keys() {
+            let old_location = places.service_location.get(id).cloned();
+            let service = registry.service_by_id(id);
             let new_zone_key =
                 service.and_then(|s| places.zone_of_namespace.get(&s.namespace_id).cloned());
-            for (zone_key, service_key) in old_location.iter() {
-                if zone_keys.contains(zone_key) {
-                    continue;
-                }
-                if let Some(zone) = zones.get(zone_key) {
-                    edited
-                        .entry(zone_key.clone())
-                        .or_insert_with(|| (**zone).clone())
-                        .services
-                        .remove(service_key);
-                }
+            if let Some((zone_key, service_key)) = &old_location
+                && (!zone_keys.contains(zone_key) && Some(zone_key) != new_zone_key.as_ref()
+                    || service.is_none())
+                && let Some(zone) = zones.get(zone_key)
+            {
+                edited
+                    .entry(zone_key.clone())
+                    .or_insert_with(|| (**zone).clone())
+                    .services
+                    .remove(service_key);
             }
-            places.service_location.remove(&id);
             let (Some(service), Some(zone_key)) = (service, new_zone_key) else {
+                places.service_location.remove(id);
+                places.states.remove(id);
                 continue;
             };
+            if zone_keys.contains(&zone_key) {
+                continue; // rebuilt whole above
+            }
             let Some(zone) = zones.get(&zone_key) else {
                 continue;
             };
-            if let Some(service_key) = name::to_wire(&service.name).map(|w| name::key(&w)) {
-                places
-                    .service_location
-                    .insert(id.clone(), (zone_key.clone(), service_key));
-            }
-            if zone_keys.contains(&zone_key) {
-                continue;
-            }
             let Some(apex) = registry
-                .all_namespaces()
-                .find(|ns| ns.id == zone.namespace_id)
+                .namespace_by_id(&zone.namespace_id)
                 .and_then(|ns| name::to_wire(&ns.name))
             else {
                 continue;
             };
+            let same_shape = places
+                .states
+                .get(id)
+                .is_some_and(|state| state.shape == Shape::of(service));
+            if same_shape {
+                if let (Some(state), Some(shape)) =
+                    (places.states.get_mut(id), ServiceShape::of(service, &apex))
+                {
+                    for instance_id in &services[id].instances {
+                        state.remove(instance_id);
+                        if let Some(instance) = registry.instance(id, instance_id) {
+                            state.add(instance_id, shape.encode(instance));
+                        }
+                    }
+                }
+            } else {
+                match ServiceState::build(registry, service, &apex) {
+                    Some(state) => places.states.insert(id.clone(), state),
+                    None => places.states.remove(id),
+                };
+            }
             let zone = edited
                 .entry(zone_key.clone())
                 .or_insert_with(|| (**zone).clone());
-            if let Some((key, node)) = build_service(registry, service, &apex) {
-                zone.services.insert(key, Arc::new(node));
+            if let Some((_, service_key)) = &old_location {
+                zone.services.remove(service_key);
+            }
+            places.service_location.remove(id);
+            let Some(key) = name::to_wire(&service.name).map(|wire| name::key(&wire)) else {
+                continue;
+            };
+            places
+                .service_location
+                .insert(id.clone(), (zone_key.clone(), key.clone()));
+            if let Some(state) = places
+                .states
+                .get(id)
+                .filter(|state| state.node.has_records())
+            {
+                zone.services.insert(key, Arc::new(state.node.clone()));
             }
         }
         for (key, mut zone) in edited {

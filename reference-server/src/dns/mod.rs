@@ -11,6 +11,7 @@ pub mod engine;
 pub mod forward;
 pub mod index;
 pub mod name;
+mod persistent;
 mod tcp;
 mod udp;
 

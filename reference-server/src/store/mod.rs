@@ -6,6 +6,7 @@
 //! only then answers the callers — so an acknowledged write is always on disk (invariant 3), and
 //! a reader never sees a write that has not been committed (the write lock is held until commit).
 
+mod codec;
 pub mod registry;
 pub mod sqlite;
 
@@ -101,6 +102,10 @@ impl Store {
             None => None,
         };
         let conn = sqlite::open(path.as_deref(), durability)?;
+        let checkpoint = match &path {
+            Some(path) => Some(spawn_checkpointer(path)?),
+            None => None,
+        };
         let registry = Arc::new(RwLock::new(sqlite::load(&conn)?));
         let (jobs, receiver) = mpsc::channel::<Job>();
         let (feed, _) = broadcast::channel(1024);
@@ -109,6 +114,7 @@ impl Store {
             registry: Arc::clone(&registry),
             followers: Arc::clone(&followers),
             feed: feed.clone(),
+            checkpoint,
         };
         std::thread::Builder::new()
             .name("store-writer".into())
@@ -188,6 +194,52 @@ struct Writer {
     registry: Arc<RwLock<Registry>>,
     followers: Followers,
     feed: broadcast::Sender<Arc<[Change]>>,
+    /// Tells the checkpointer there is new WAL to fold into the database file.
+    checkpoint: Option<mpsc::SyncSender<()>>,
+}
+
+/// How often, at most, the WAL is checkpointed into the database file.
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Checkpoints run on their own thread and connection (PASSIVE: they never block the writer), so
+/// the fsyncs they do stay off the commit path; the writer only appends to the WAL.
+fn spawn_checkpointer(path: &Path) -> Result<mpsc::SyncSender<()>, StoreError> {
+    let conn = rusqlite::Connection::open(path)?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    let (tick, ticks) = mpsc::sync_channel::<()>(1);
+    let checkpoint = move |conn: &rusqlite::Connection| {
+        if let Err(error) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+            tracing::warn!(%error, "WAL checkpoint failed; it is retried");
+        }
+    };
+    std::thread::Builder::new()
+        .name("store-checkpoint".into())
+        .spawn(move || {
+            let mut dirty = false;
+            let mut last = std::time::Instant::now();
+            loop {
+                match ticks.recv_timeout(CHECKPOINT_EVERY) {
+                    Ok(()) => dirty = true,
+                    Err(mpsc::RecvTimeoutError::Timeout) => {}
+                    Err(mpsc::RecvTimeoutError::Disconnected) => {
+                        if dirty {
+                            checkpoint(&conn);
+                        }
+                        return;
+                    }
+                }
+                if dirty && last.elapsed() >= CHECKPOINT_EVERY {
+                    checkpoint(&conn);
+                    dirty = false;
+                    last = std::time::Instant::now();
+                }
+            }
+        })
+        .map_err(|source| StoreError::DataDir {
+            path: PathBuf::from("<checkpoint thread>"),
+            source,
+        })?;
+    Ok(tick)
 }
 
 impl Writer {
@@ -233,6 +285,9 @@ impl Writer {
         })();
         match outcome {
             Ok(()) => {
+                if let Some(tick) = &self.checkpoint {
+                    let _ = tick.try_send(());
+                }
                 if !committed.is_empty() {
                     for follower in self.followers.lock().iter() {
                         follower.apply(&guard, &committed);

@@ -224,6 +224,15 @@ impl Registry {
             .filter(move |service| &service.region == region)
     }
 
+    /// A service in any region (for followers, which serve every region).
+    pub fn service_by_id(&self, id: &ServiceId) -> Option<&Service> {
+        self.services.get(id)
+    }
+
+    pub fn namespace_by_id(&self, id: &NamespaceId) -> Option<&Namespace> {
+        self.namespaces.get(id)
+    }
+
     pub fn all_services(&self) -> impl Iterator<Item = &Service> {
         self.services.values()
     }

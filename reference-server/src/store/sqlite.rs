@@ -4,6 +4,7 @@
 use rusqlite::{Connection, Transaction, params};
 
 use super::StoreError;
+use super::codec;
 use super::registry::{Change, Registry};
 use crate::model::{
     DnsConfig, DnsRecord, HealthCheckConfig, HealthCheckType, HealthStatus, Instance, Mutation,
@@ -15,47 +16,34 @@ use crate::model::{
 /// The schema version this build writes. A file with a newer version is refused, never guessed at.
 pub const SCHEMA_VERSION: i64 = 1;
 
-/// Migrations from version N-1 to N, in order; index 0 creates version 1.
+/// Migrations from version N-1 to N, in order; index 0 creates version 1. Every entity is one
+/// row (its maps encoded inline by `codec`), in tables without rowids, so that a registration
+/// writes one small row per commit.
 const MIGRATIONS: &[&str] = &[r#"
 CREATE TABLE namespaces (
     id TEXT PRIMARY KEY, region TEXT NOT NULL, name TEXT NOT NULL, http_name TEXT NOT NULL,
     type TEXT NOT NULL, description TEXT, vpc TEXT, soa_ttl INTEGER, hosted_zone_id TEXT,
-    creator_request_id TEXT, create_ms INTEGER NOT NULL
-);
+    creator_request_id TEXT, create_ms INTEGER NOT NULL, tags TEXT NOT NULL
+) WITHOUT ROWID;
 CREATE TABLE services (
     id TEXT PRIMARY KEY, region TEXT NOT NULL, namespace_id TEXT NOT NULL, name TEXT NOT NULL,
-    description TEXT, type TEXT NOT NULL, routing_policy TEXT, health_kind TEXT NOT NULL,
-    health_path TEXT, health_threshold INTEGER, creator_request_id TEXT,
-    create_ms INTEGER NOT NULL, instances_revision INTEGER NOT NULL
-);
-CREATE TABLE service_dns_records (
-    service_id TEXT NOT NULL, ord INTEGER NOT NULL, type TEXT NOT NULL, ttl INTEGER NOT NULL,
-    PRIMARY KEY (service_id, ord)
-);
-CREATE TABLE service_attributes (
-    service_id TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (service_id, key)
-);
-CREATE TABLE tags (
-    resource_id TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (resource_id, key)
-);
+    description TEXT, type TEXT NOT NULL, routing_policy TEXT, dns_records TEXT NOT NULL,
+    health_kind TEXT NOT NULL, health_path TEXT, health_threshold INTEGER,
+    creator_request_id TEXT, create_ms INTEGER NOT NULL, instances_revision INTEGER NOT NULL,
+    tags TEXT NOT NULL, attributes TEXT NOT NULL
+) WITHOUT ROWID;
 CREATE TABLE instances (
     service_id TEXT NOT NULL, id TEXT NOT NULL, creator_request_id TEXT,
-    create_ms INTEGER NOT NULL, health TEXT NOT NULL, PRIMARY KEY (service_id, id)
-);
-CREATE TABLE instance_attributes (
-    service_id TEXT NOT NULL, instance_id TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
-    PRIMARY KEY (service_id, instance_id, key)
-);
+    create_ms INTEGER NOT NULL, health TEXT NOT NULL, attributes TEXT NOT NULL,
+    PRIMARY KEY (service_id, id)
+) WITHOUT ROWID;
 CREATE TABLE operations (
     id TEXT PRIMARY KEY, region TEXT NOT NULL, type TEXT NOT NULL, status TEXT NOT NULL,
     error_code TEXT, error_message TEXT, create_ms INTEGER NOT NULL, update_ms INTEGER NOT NULL,
-    request_token TEXT, namespace_id TEXT, service_id TEXT, instance_id TEXT
-);
--- The mutation of an unfinished operation, as ordered key/value pairs (see encode_mutation).
-CREATE TABLE operation_mutations (
-    operation_id TEXT NOT NULL, seq INTEGER NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
-    PRIMARY KEY (operation_id, seq)
-);
+    request_token TEXT, namespace_id TEXT, service_id TEXT, instance_id TEXT,
+    -- The mutation of an unfinished operation (see encode_mutation); NULL once it finished.
+    mutation TEXT
+) WITHOUT ROWID;
 "#];
 
 /// How hard a commit pushes data to disk.
@@ -104,10 +92,7 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
             supported: SCHEMA_VERSION,
         });
     }
-    let check: String = conn.query_row("PRAGMA quick_check", [], |row| row.get(0))?;
-    if check != "ok" {
-        return Err(StoreError::Corrupt(check));
-    }
+    // Corruption shows when `load` reads every row; no separate scan delays start-up.
     for (index, sql) in MIGRATIONS.iter().enumerate() {
         let target = i64::try_from(index).unwrap_or(i64::MAX) + 1;
         if version < target {
@@ -123,29 +108,23 @@ fn bad(what: &str, value: &str) -> StoreError {
     StoreError::Corrupt(format!("unknown {what} {value:?} in the database"))
 }
 
+fn map(text: &str) -> Result<Tags, StoreError> {
+    Ok(codec::decode(text)?.into_iter().collect())
+}
+
 pub fn load(conn: &Connection) -> Result<Registry, StoreError> {
     let mut registry = Registry::default();
-    let mut tags: std::collections::HashMap<String, Tags> = Default::default();
-    {
-        let mut stmt = conn.prepare("SELECT resource_id, key, value FROM tags")?;
-        let mut rows = stmt.query([])?;
-        while let Some(row) = rows.next()? {
-            tags.entry(row.get(0)?)
-                .or_default()
-                .insert(row.get(1)?, row.get(2)?);
-        }
-    }
     {
         let mut stmt = conn.prepare(
             "SELECT id, region, name, http_name, type, description, vpc, soa_ttl, hosted_zone_id,
-                    creator_request_id, create_ms FROM namespaces",
+                    creator_request_id, create_ms, tags FROM namespaces",
         )?;
         let mut rows = stmt.query([])?;
         while let Some(row) = rows.next()? {
-            let id: String = row.get(0)?;
             let kind: String = row.get(4)?;
+            let tags: String = row.get(11)?;
             let namespace = Namespace {
-                id: NamespaceId(id.clone()),
+                id: NamespaceId(row.get(0)?),
                 region: Region(row.get(1)?),
                 name: row.get(2)?,
                 http_name: row.get(3)?,
@@ -156,53 +135,38 @@ pub fn load(conn: &Connection) -> Result<Registry, StoreError> {
                 hosted_zone_id: row.get(8)?,
                 creator_request_id: row.get(9)?,
                 create_date: Timestamp(row.get(10)?),
-                tags: tags.remove(&id).unwrap_or_default(),
+                tags: map(&tags)?,
             };
             registry.apply(&Change::PutNamespace(namespace));
         }
     }
-    let mut records: std::collections::HashMap<String, Vec<DnsRecord>> = Default::default();
     {
         let mut stmt = conn.prepare(
-            "SELECT service_id, type, ttl FROM service_dns_records ORDER BY service_id, ord",
-        )?;
-        let mut rows = stmt.query([])?;
-        while let Some(row) = rows.next()? {
-            let kind: String = row.get(1)?;
-            records.entry(row.get(0)?).or_default().push(DnsRecord {
-                kind: RecordType::parse(&kind).ok_or_else(|| bad("record type", &kind))?,
-                ttl: row.get(2)?,
-            });
-        }
-    }
-    let mut service_attributes: std::collections::HashMap<String, Tags> = Default::default();
-    {
-        let mut stmt = conn.prepare("SELECT service_id, key, value FROM service_attributes")?;
-        let mut rows = stmt.query([])?;
-        while let Some(row) = rows.next()? {
-            service_attributes
-                .entry(row.get(0)?)
-                .or_default()
-                .insert(row.get(1)?, row.get(2)?);
-        }
-    }
-    {
-        let mut stmt = conn.prepare(
-            "SELECT id, region, namespace_id, name, description, type, routing_policy, health_kind,
-                    health_path, health_threshold, creator_request_id, create_ms, instances_revision
+            "SELECT id, region, namespace_id, name, description, type, routing_policy, dns_records,
+                    health_kind, health_path, health_threshold, creator_request_id, create_ms,
+                    instances_revision, tags, attributes
              FROM services",
         )?;
         let mut rows = stmt.query([])?;
         while let Some(row) = rows.next()? {
-            let id: String = row.get(0)?;
             let kind: String = row.get(5)?;
             let routing: Option<String> = row.get(6)?;
-            let health_kind: String = row.get(7)?;
+            let records: String = row.get(7)?;
+            let health_kind: String = row.get(8)?;
             let dns = match routing {
                 Some(policy) => Some(DnsConfig {
                     routing_policy: RoutingPolicy::parse(&policy)
                         .ok_or_else(|| bad("routing policy", &policy))?,
-                    records: records.remove(&id).unwrap_or_default(),
+                    records: codec::decode(&records)?
+                        .into_iter()
+                        .map(|(kind, ttl)| {
+                            Ok(DnsRecord {
+                                kind: RecordType::parse(&kind)
+                                    .ok_or_else(|| bad("record type", &kind))?,
+                                ttl: ttl.parse().map_err(|_| bad("ttl", &ttl))?,
+                            })
+                        })
+                        .collect::<Result<_, StoreError>>()?,
                 }),
                 None => None,
             };
@@ -212,12 +176,14 @@ pub fn load(conn: &Connection) -> Result<Registry, StoreError> {
                 other => ServiceHealth::Probed(HealthCheckConfig {
                     kind: HealthCheckType::parse(other)
                         .ok_or_else(|| bad("health check", other))?,
-                    resource_path: row.get(8)?,
-                    failure_threshold: row.get::<_, Option<i64>>(9)?.unwrap_or(1),
+                    resource_path: row.get(9)?,
+                    failure_threshold: row.get::<_, Option<i64>>(10)?.unwrap_or(1),
                 }),
             };
+            let tags: String = row.get(14)?;
+            let attributes: String = row.get(15)?;
             let service = Service {
-                id: ServiceId(id.clone()),
+                id: ServiceId(row.get(0)?),
                 region: Region(row.get(1)?),
                 namespace_id: NamespaceId(row.get(2)?),
                 name: row.get(3)?,
@@ -230,81 +196,50 @@ pub fn load(conn: &Connection) -> Result<Registry, StoreError> {
                 },
                 dns,
                 health,
-                creator_request_id: row.get(10)?,
-                create_date: Timestamp(row.get(11)?),
-                tags: tags.remove(&id).unwrap_or_default(),
-                attributes: service_attributes.remove(&id).unwrap_or_default(),
-                instances_revision: row.get(12)?,
+                creator_request_id: row.get(11)?,
+                create_date: Timestamp(row.get(12)?),
+                instances_revision: row.get(13)?,
+                tags: map(&tags)?,
+                attributes: map(&attributes)?,
             };
             registry.apply(&Change::PutService(service));
         }
     }
-    let mut instance_attributes: std::collections::HashMap<(String, String), Tags> =
-        Default::default();
-    {
-        let mut stmt =
-            conn.prepare("SELECT service_id, instance_id, key, value FROM instance_attributes")?;
-        let mut rows = stmt.query([])?;
-        while let Some(row) = rows.next()? {
-            instance_attributes
-                .entry((row.get(0)?, row.get(1)?))
-                .or_default()
-                .insert(row.get(2)?, row.get(3)?);
-        }
-    }
     {
         let mut stmt = conn.prepare(
-            "SELECT service_id, id, creator_request_id, create_ms, health FROM instances",
+            "SELECT service_id, id, creator_request_id, create_ms, health, attributes FROM instances",
         )?;
         let mut rows = stmt.query([])?;
         while let Some(row) = rows.next()? {
-            let service_id: String = row.get(0)?;
-            let id: String = row.get(1)?;
             let health: String = row.get(4)?;
+            let attributes: String = row.get(5)?;
             let instance = Instance {
-                attributes: instance_attributes
-                    .remove(&(service_id.clone(), id.clone()))
-                    .unwrap_or_default(),
-                id,
-                service_id: ServiceId(service_id),
+                service_id: ServiceId(row.get(0)?),
+                id: row.get(1)?,
                 creator_request_id: row.get(2)?,
                 create_date: Timestamp(row.get(3)?),
                 health: HealthStatus::parse(&health)
                     .ok_or_else(|| bad("health status", &health))?,
+                attributes: map(&attributes)?,
             };
             registry.apply(&Change::PutInstance(instance));
-        }
-    }
-    let mut mutations: std::collections::HashMap<String, Vec<(String, String)>> =
-        Default::default();
-    {
-        let mut stmt = conn.prepare(
-            "SELECT operation_id, key, value FROM operation_mutations ORDER BY operation_id, seq",
-        )?;
-        let mut rows = stmt.query([])?;
-        while let Some(row) = rows.next()? {
-            mutations
-                .entry(row.get(0)?)
-                .or_default()
-                .push((row.get(1)?, row.get(2)?));
         }
     }
     {
         let mut stmt = conn.prepare(
             "SELECT id, region, type, status, error_code, error_message, create_ms, update_ms,
-                    request_token, namespace_id, service_id, instance_id FROM operations",
+                    request_token, namespace_id, service_id, instance_id, mutation FROM operations",
         )?;
         let mut rows = stmt.query([])?;
         while let Some(row) = rows.next()? {
-            let id: String = row.get(0)?;
             let kind: String = row.get(2)?;
             let status: String = row.get(3)?;
-            let mutation = match mutations.remove(&id) {
-                Some(pairs) => Some(decode_mutation(&pairs)?),
+            let mutation = match row.get::<_, Option<String>>(12)? {
+                Some(text) => Some(decode_mutation(&codec::decode(&text)?)?),
                 None => None,
             };
             let operation = Operation {
-                id: OperationId(id),
+                id: OperationId(row.get(0)?),
                 region: Region(row.get(1)?),
                 kind: OperationType::parse(&kind).ok_or_else(|| bad("operation type", &kind))?,
                 status: OperationStatus::parse(&status)
@@ -325,15 +260,8 @@ pub fn load(conn: &Connection) -> Result<Registry, StoreError> {
     Ok(registry)
 }
 
-fn put_tags(txn: &Transaction<'_>, resource: &str, tags: &Tags) -> rusqlite::Result<()> {
-    txn.prepare_cached("DELETE FROM tags WHERE resource_id = ?1")?
-        .execute([resource])?;
-    let mut insert =
-        txn.prepare_cached("INSERT INTO tags (resource_id, key, value) VALUES (?1, ?2, ?3)")?;
-    for (key, value) in tags {
-        insert.execute(params![resource, key, value])?;
-    }
-    Ok(())
+fn encode_map(map: &Tags) -> String {
+    codec::encode(map.iter().map(|(k, v)| (k.as_str(), v.as_str())))
 }
 
 pub fn write(txn: &Transaction<'_>, change: &Change) -> rusqlite::Result<()> {
@@ -341,8 +269,8 @@ pub fn write(txn: &Transaction<'_>, change: &Change) -> rusqlite::Result<()> {
         Change::PutNamespace(ns) => {
             txn.prepare_cached(
                 "INSERT OR REPLACE INTO namespaces (id, region, name, http_name, type, description,
-                     vpc, soa_ttl, hosted_zone_id, creator_request_id, create_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                     vpc, soa_ttl, hosted_zone_id, creator_request_id, create_ms, tags)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
             )?
             .execute(params![
                 ns.id.as_str(),
@@ -355,14 +283,12 @@ pub fn write(txn: &Transaction<'_>, change: &Change) -> rusqlite::Result<()> {
                 ns.soa_ttl,
                 ns.hosted_zone_id,
                 ns.creator_request_id,
-                ns.create_date.0
+                ns.create_date.0,
+                encode_map(&ns.tags)
             ])?;
-            put_tags(txn, ns.id.as_str(), &ns.tags)?;
         }
         Change::DeleteNamespace(id) => {
             txn.prepare_cached("DELETE FROM namespaces WHERE id = ?1")?
-                .execute([id.as_str()])?;
-            txn.prepare_cached("DELETE FROM tags WHERE resource_id = ?1")?
                 .execute([id.as_str()])?;
         }
         Change::PutService(service) => {
@@ -375,11 +301,17 @@ pub fn write(txn: &Transaction<'_>, change: &Change) -> rusqlite::Result<()> {
                     Some(check.failure_threshold),
                 ),
             };
+            let records: Vec<(&str, String)> = service
+                .dns
+                .iter()
+                .flat_map(|dns| dns.records.iter())
+                .map(|r| (r.kind.as_str(), r.ttl.to_string()))
+                .collect();
             txn.prepare_cached(
                 "INSERT OR REPLACE INTO services (id, region, namespace_id, name, description, type,
-                     routing_policy, health_kind, health_path, health_threshold, creator_request_id,
-                     create_ms, instances_revision)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                     routing_policy, dns_records, health_kind, health_path, health_threshold,
+                     creator_request_id, create_ms, instances_revision, tags, attributes)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
             )?
             .execute(params![
                 service.id.as_str(),
@@ -389,88 +321,55 @@ pub fn write(txn: &Transaction<'_>, change: &Change) -> rusqlite::Result<()> {
                 service.description,
                 service.kind.as_str(),
                 service.dns.as_ref().map(|dns| dns.routing_policy.as_str()),
+                codec::encode(records.iter().map(|(k, v)| (*k, v.as_str()))),
                 health_kind,
                 health_path,
                 health_threshold,
                 service.creator_request_id,
                 service.create_date.0,
-                service.instances_revision
+                service.instances_revision,
+                encode_map(&service.tags),
+                encode_map(&service.attributes)
             ])?;
-            let id = service.id.as_str();
-            txn.prepare_cached("DELETE FROM service_dns_records WHERE service_id = ?1")?
-                .execute([id])?;
-            if let Some(dns) = &service.dns {
-                let mut insert = txn.prepare_cached(
-                    "INSERT INTO service_dns_records (service_id, ord, type, ttl) VALUES (?1, ?2, ?3, ?4)",
-                )?;
-                for (ord, record) in dns.records.iter().enumerate() {
-                    insert.execute(params![id, ord as i64, record.kind.as_str(), record.ttl])?;
-                }
-            }
-            txn.prepare_cached("DELETE FROM service_attributes WHERE service_id = ?1")?
-                .execute([id])?;
-            let mut insert = txn.prepare_cached(
-                "INSERT INTO service_attributes (service_id, key, value) VALUES (?1, ?2, ?3)",
-            )?;
-            for (key, value) in &service.attributes {
-                insert.execute(params![id, key, value])?;
-            }
-            put_tags(txn, id, &service.tags)?;
         }
         Change::DeleteService(id) => {
             let id = id.as_str();
-            for sql in [
-                "DELETE FROM services WHERE id = ?1",
-                "DELETE FROM service_dns_records WHERE service_id = ?1",
-                "DELETE FROM service_attributes WHERE service_id = ?1",
-                "DELETE FROM tags WHERE resource_id = ?1",
-                "DELETE FROM instances WHERE service_id = ?1",
-                "DELETE FROM instance_attributes WHERE service_id = ?1",
-            ] {
-                txn.prepare_cached(sql)?.execute([id])?;
-            }
+            txn.prepare_cached("DELETE FROM services WHERE id = ?1")?
+                .execute([id])?;
+            txn.prepare_cached("DELETE FROM instances WHERE service_id = ?1")?
+                .execute([id])?;
         }
         Change::PutInstance(instance) => {
-            let service = instance.service_id.as_str();
             txn.prepare_cached(
-                "INSERT OR REPLACE INTO instances (service_id, id, creator_request_id, create_ms, health)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                "INSERT OR REPLACE INTO instances (service_id, id, creator_request_id, create_ms,
+                     health, attributes)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             )?
             .execute(params![
-                service,
+                instance.service_id.as_str(),
                 instance.id,
                 instance.creator_request_id,
                 instance.create_date.0,
-                instance.health.as_str()
+                instance.health.as_str(),
+                encode_map(&instance.attributes)
             ])?;
-            txn.prepare_cached(
-                "DELETE FROM instance_attributes WHERE service_id = ?1 AND instance_id = ?2",
-            )?
-            .execute(params![service, instance.id])?;
-            let mut insert = txn.prepare_cached(
-                "INSERT INTO instance_attributes (service_id, instance_id, key, value) VALUES (?1, ?2, ?3, ?4)",
-            )?;
-            for (key, value) in &instance.attributes {
-                insert.execute(params![service, instance.id, key, value])?;
-            }
         }
         Change::DeleteInstance {
             service_id,
             instance_id,
         } => {
-            for sql in [
-                "DELETE FROM instances WHERE service_id = ?1 AND id = ?2",
-                "DELETE FROM instance_attributes WHERE service_id = ?1 AND instance_id = ?2",
-            ] {
-                txn.prepare_cached(sql)?
-                    .execute(params![service_id.as_str(), instance_id])?;
-            }
+            txn.prepare_cached("DELETE FROM instances WHERE service_id = ?1 AND id = ?2")?
+                .execute(params![service_id.as_str(), instance_id])?;
         }
         Change::PutOperation(op) => {
+            let mutation = op.mutation.as_ref().map(|m| {
+                let pairs = encode_mutation(m);
+                codec::encode(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            });
             txn.prepare_cached(
                 "INSERT OR REPLACE INTO operations (id, region, type, status, error_code, error_message,
-                     create_ms, update_ms, request_token, namespace_id, service_id, instance_id)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                     create_ms, update_ms, request_token, namespace_id, service_id, instance_id, mutation)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
             )?
             .execute(params![
                 op.id.as_str(),
@@ -484,18 +383,9 @@ pub fn write(txn: &Transaction<'_>, change: &Change) -> rusqlite::Result<()> {
                 op.request_token,
                 op.namespace_id.as_ref().map(NamespaceId::as_str),
                 op.service_id.as_ref().map(ServiceId::as_str),
-                op.instance_id
+                op.instance_id,
+                mutation
             ])?;
-            txn.prepare_cached("DELETE FROM operation_mutations WHERE operation_id = ?1")?
-                .execute([op.id.as_str()])?;
-            if let Some(mutation) = &op.mutation {
-                let mut insert = txn.prepare_cached(
-                    "INSERT INTO operation_mutations (operation_id, seq, key, value) VALUES (?1, ?2, ?3, ?4)",
-                )?;
-                for (seq, (key, value)) in encode_mutation(mutation).iter().enumerate() {
-                    insert.execute(params![op.id.as_str(), seq as i64, key, value])?;
-                }
-            }
         }
     }
     Ok(())
