@@ -530,3 +530,154 @@ fn answer_service(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arc_swap::ArcSwap;
+    use hickory_proto::op::{Message, MessageType, OpCode, Query as HQuery};
+    use hickory_proto::rr::{Name, RecordType};
+    use proptest::prelude::*;
+    use rand::SeedableRng;
+
+    use super::*;
+    use crate::dns::index::{DnsFollower, RegionPolicy};
+    use crate::model::*;
+    use crate::store::{Change, Follower, Registry};
+
+    /// A zone `app.local` with an A+AAAA+SRV service of three instances, one unhealthy.
+    static INDEX: std::sync::LazyLock<DnsIndex> = std::sync::LazyLock::new(build_index);
+
+    fn index() -> &'static DnsIndex {
+        &INDEX
+    }
+
+    fn build_index() -> DnsIndex {
+        let region = Region("us-east-1".into());
+        let mut registry = Registry::default();
+        let namespace = NamespaceId("ns-aaaaaaaaaaaaaaaa".into());
+        registry.apply(&Change::PutNamespace(Namespace {
+            id: namespace.clone(),
+            region: region.clone(),
+            name: "app.local".into(),
+            http_name: "app.local".into(),
+            kind: NamespaceType::DnsPrivate,
+            description: None,
+            vpc: None,
+            soa_ttl: Some(15),
+            hosted_zone_id: None,
+            creator_request_id: None,
+            create_date: Timestamp(1),
+            tags: Tags::new(),
+        }));
+        let service = ServiceId("srv-aaaaaaaaaaaaaaaa".into());
+        registry.apply(&Change::PutService(Service {
+            id: service.clone(),
+            region,
+            namespace_id: namespace,
+            name: "backend-api".into(),
+            description: None,
+            kind: ServiceType::DnsHttp,
+            dns: Some(DnsConfig {
+                routing_policy: RoutingPolicy::Multivalue,
+                records: vec![
+                    DnsRecord { kind: crate::model::RecordType::A, ttl: 60 },
+                    DnsRecord { kind: crate::model::RecordType::Aaaa, ttl: 60 },
+                    DnsRecord { kind: crate::model::RecordType::Srv, ttl: 60 },
+                ],
+            }),
+            health: ServiceHealth::Custom,
+            creator_request_id: None,
+            create_date: Timestamp(2),
+            tags: Tags::new(),
+            attributes: Attributes::new(),
+            instances_revision: 1,
+        }));
+        for (i, health) in [HealthStatus::Healthy, HealthStatus::Healthy, HealthStatus::Unhealthy].into_iter().enumerate() {
+            let attributes: Attributes = [
+                ("AWS_INSTANCE_IPV4", format!("10.0.0.{i}")),
+                ("AWS_INSTANCE_IPV6", format!("fd00::{i}")),
+                ("AWS_INSTANCE_PORT", "8080".to_owned()),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect();
+            registry.apply(&Change::PutInstance(Instance {
+                id: format!("i-{i}"),
+                service_id: service.clone(),
+                attributes,
+                creator_request_id: None,
+                create_date: Timestamp(3),
+                health,
+            }));
+        }
+        let shared = Arc::new(ArcSwap::from_pointee(DnsIndex::default()));
+        DnsFollower::new(Arc::clone(&shared), RegionPolicy { only: vec![], priority: vec![] }).rebuild(&registry);
+        (*shared.load_full()).clone()
+    }
+
+    fn query(name: &str, rtype: RecordType) -> Vec<u8> {
+        let mut message = Message::new(0x1234, MessageType::Query, OpCode::Query);
+        message.add_query(HQuery::query(Name::from_ascii(name).unwrap(), rtype));
+        message.to_vec().unwrap()
+    }
+
+    const OPTIONS: Options = Options { udp: true, may_forward: false, srv_additional: true };
+
+    fn run(index: &DnsIndex, packet: &[u8]) -> (Outcome, Vec<u8>) {
+        let mut rng = SmallRng::seed_from_u64(7);
+        let mut out = Vec::new();
+        let outcome = respond(index, packet, OPTIONS, &mut rng, &mut out);
+        (outcome, out)
+    }
+
+    #[test]
+    fn healthy_records_answer_and_the_unhealthy_one_does_not() {
+        let index = index();
+        let (outcome, out) = run(index, &query("backend-api.app.local.", RecordType::A));
+        assert_eq!(outcome, Outcome::Reply);
+        let message = Message::from_vec(&out).unwrap();
+        assert_eq!(message.answers.len(), 2);
+        let (_, out) = run(index, &query("i-2.backend-api.app.local.", RecordType::AAAA));
+        assert_eq!(Message::from_vec(&out).unwrap().answers.len(), 1, "per-instance names stay");
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 20_000, failure_persistence: None, ..ProptestConfig::default() })]
+
+        /// Arbitrary bytes never panic, and anything we answer is a well-formed DNS message.
+        #[test]
+        fn arbitrary_packets_never_panic(packet in proptest::collection::vec(any::<u8>(), 0..600)) {
+            let index = index();
+            let (outcome, out) = run(index, &packet);
+            if outcome == Outcome::Reply {
+                prop_assert!(out.len() >= 12);
+                prop_assert_eq!(&out[..2], &packet[..2]);
+            }
+        }
+
+        /// Valid queries with bytes flipped: no panic; replies parse with an independent decoder.
+        #[test]
+        fn mutated_queries_get_parseable_answers(
+            name in prop::sample::select(vec!["backend-api.app.local.", "i-1.backend-api.app.local.", "nosuch.app.local.", "app.local.", "elsewhere.example."]),
+            rtype in prop::sample::select(vec![RecordType::A, RecordType::AAAA, RecordType::SRV, RecordType::SOA, RecordType::NS, RecordType::ANY, RecordType::TXT]),
+            flips in proptest::collection::vec((any::<usize>(), any::<u8>()), 0..4),
+            cut in any::<Option<usize>>(),
+        ) {
+            let index = index();
+            let mut packet = query(name, rtype);
+            for (position, value) in flips {
+                let len = packet.len();
+                packet[position % len] = value;
+            }
+            if let Some(cut) = cut {
+                packet.truncate(cut % (packet.len() + 1));
+            }
+            let (outcome, out) = run(index, &packet);
+            if outcome == Outcome::Reply {
+                prop_assert!(Message::from_vec(&out).is_ok(), "unparseable answer to {:?}", packet);
+            }
+        }
+    }
+}
