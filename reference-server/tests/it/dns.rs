@@ -687,3 +687,111 @@ async fn hickory_resolver_and_dig_resolve_service_names() {
         "{text}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn weighted_cname_services_answer_with_one_cname() {
+    let (server, dns) = dns_server(&[]).await;
+    let client = &server.client;
+    let ns = private_namespace(client, "alias.local").await;
+    let created = client
+        .create_service()
+        .name("www")
+        .namespace_id(&ns)
+        .dns_config(
+            DnsConfig::builder()
+                .routing_policy(RoutingPolicy::Weighted)
+                .dns_records(
+                    DnsRecord::builder()
+                        .r#type(CmRecordType::Cname)
+                        .ttl(30)
+                        .build()
+                        .unwrap(),
+                )
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let svc = created.service().unwrap().id().unwrap().to_owned();
+    for (id, target) in [("a", "origin-a.example.com"), ("b", "origin-b.example.com")] {
+        let op = client
+            .register_instance()
+            .service_id(&svc)
+            .instance_id(id)
+            .attributes("AWS_INSTANCE_CNAME", target)
+            .send()
+            .await
+            .unwrap();
+        wait_operation(client, op.operation_id().unwrap()).await;
+    }
+    let mut targets = BTreeSet::new();
+    for rtype in [
+        RecordType::CNAME,
+        RecordType::A,
+        RecordType::A,
+        RecordType::A,
+        RecordType::A,
+        RecordType::A,
+        RecordType::A,
+    ] {
+        let answer = ask(dns, "www.alias.local.", rtype).await;
+        assert_eq!(answer.answers.len(), 1, "{answer:?}");
+        let RData::CNAME(target) = &answer.answers[0].data else {
+            panic!("not a CNAME: {answer:?}")
+        };
+        assert_eq!(answer.answers[0].ttl, 30);
+        targets.insert(target.0.to_string());
+    }
+    assert!(
+        targets.is_subset(&set(&["origin-a.example.com.", "origin-b.example.com."])),
+        "{targets:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn instance_ids_with_odd_characters_become_literal_labels() {
+    let (server, dns) = dns_server(&[]).await;
+    let client = &server.client;
+    let ns = private_namespace(client, "odd.local").await;
+    let created = client
+        .create_service()
+        .name("svc")
+        .namespace_id(&ns)
+        .dns_config(records(&[(CmRecordType::Srv, 10)]))
+        .send()
+        .await
+        .unwrap();
+    let svc = created.service().unwrap().id().unwrap().to_owned();
+    register(
+        client,
+        &svc,
+        "task/1@az:b",
+        "10.0.0.9",
+        &[("AWS_INSTANCE_PORT", "81")],
+    )
+    .await;
+    let answer = ask(dns, "svc.odd.local.", RecordType::SRV).await;
+    let RData::SRV(srv) = &answer.answers[0].data else {
+        panic!("not SRV")
+    };
+    let first_label = srv.target.iter().next().unwrap();
+    assert_eq!(
+        first_label, b"task/1@az:b",
+        "one label, bytes as registered"
+    );
+    // dig escapes what presentation format must: `@` becomes `\@`.
+    let output = std::process::Command::new("dig")
+        .args([
+            "@127.0.0.1",
+            "-p",
+            &dns.port().to_string(),
+            "+short",
+            "svc.odd.local",
+            "SRV",
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8(output.stdout).unwrap();
+    assert_eq!(text.trim(), "1 1 81 task/1\\@az:b.svc.odd.local.");
+}
