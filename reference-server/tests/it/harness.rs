@@ -128,6 +128,8 @@ impl ServerProcess {
             .arg(address.to_string())
             .arg("--data-dir")
             .arg(data_dir)
+            // Children run side by side: DNS on a port of its own (the tests here use the API).
+            .args(["--dns-listen", "127.0.0.1:0"])
             .args(["--log", "warn"])
             .args(extra)
             .stdout(Stdio::null())
@@ -159,10 +161,6 @@ impl ServerProcess {
 
     pub fn client(&self) -> Client {
         client_for(self.address, "us-east-1")
-    }
-
-    pub fn url(&self) -> String {
-        format!("http://{}", self.address)
     }
 
     /// SIGKILL: no shutdown code runs.
