@@ -117,6 +117,23 @@ pub struct Config {
     #[arg(long, env = "CLOUDMAP_DNS_REGIONS", value_delimiter = ',')]
     pub dns_regions: Vec<String>,
 
+    /// How often each instance of a service with a HealthCheckConfig is probed (`500ms`, `2s`,
+    /// …). Route 53 probes every 30 s (10 s when fast); locally faster is more useful.
+    #[arg(long, env = "CLOUDMAP_HEALTH_INTERVAL", default_value = "2s", value_parser = duration)]
+    pub health_interval: Duration,
+
+    /// How long one probe may take before it counts as a failure (at most the interval).
+    #[arg(long, env = "CLOUDMAP_HEALTH_TIMEOUT", default_value = "1s", value_parser = duration)]
+    pub health_timeout: Duration,
+
+    /// Probes in flight at once.
+    #[arg(long, env = "CLOUDMAP_HEALTH_CONCURRENCY", default_value_t = 512)]
+    pub health_concurrency: usize,
+
+    /// How long UpdateInstanceCustomHealthStatus takes to change the status (AWS: about 30 s).
+    #[arg(long, env = "CLOUDMAP_CUSTOM_HEALTH_DELAY", default_value = "0", value_parser = duration)]
+    pub custom_health_delay: Duration,
+
     /// Log filter (tracing EnvFilter syntax), e.g. `info` or `reference_server=debug`.
     #[arg(long, env = "CLOUDMAP_LOG", default_value = "info")]
     pub log: String,
@@ -196,6 +213,18 @@ impl Config {
                 priority,
             },
         })
+    }
+
+    pub fn health_config(&self) -> crate::health::HealthConfig {
+        crate::health::HealthConfig {
+            interval: self.health_interval.max(Duration::from_millis(10)),
+            timeout: self
+                .health_timeout
+                .min(self.health_interval)
+                .max(Duration::from_millis(1)),
+            concurrency: self.health_concurrency,
+            custom_delay: self.custom_health_delay,
+        }
     }
 
     /// A configuration with every default, for tests and embedding.

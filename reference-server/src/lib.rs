@@ -10,10 +10,12 @@
 //!   only serde types (`wire.rs`).
 //! - [`operations`]: runs asynchronous operations (SUBMITTED → PENDING → SUCCESS/FAIL).
 //! - [`dns`]: the authoritative DNS server over an index that follows every commit.
+//! - [`health`]: active HTTP/HTTPS/TCP probes and delayed custom health, writing status changes.
 
 pub mod api;
 pub mod config;
 pub mod dns;
+pub mod health;
 pub mod model;
 pub mod operations;
 pub mod server;

@@ -60,13 +60,22 @@ pub async fn run(
     let listener = listeners.api;
     let store = open_store(&config)?;
     let (queue, receiver) = OperationQueue::new();
+    let metrics = Arc::new(api::metrics::Metrics::new(api::operation_names()));
+    let mut tasks = JoinSet::new();
+    let health = crate::health::start(
+        &store,
+        config.health_config(),
+        Arc::clone(&metrics),
+        &mut tasks,
+        shutdown.clone(),
+    );
     let state = Arc::new(AppState {
         store: store.clone(),
         config: config.api_config(),
         operations: queue,
-        metrics: api::metrics::Metrics::new(api::operation_names()),
+        metrics,
+        health,
     });
-    let mut tasks = JoinSet::new();
     if let (Some(sockets), Some(dns)) = (listeners.dns, config.dns_config()) {
         crate::dns::start(sockets, dns, &store, &mut tasks, shutdown.clone())?;
     }
@@ -79,6 +88,13 @@ pub async fn run(
     let app = api::router(state);
     tracing::info!(address = %listener.local_addr()?, "Cloud Map API listening");
     let serve_shutdown = shutdown.clone();
+    // Responses must not wait for the client's delayed ACK (Nagle): pipelined requests would
+    // stall 40 ms each.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        if let Err(error) = tcp.set_nodelay(true) {
+            tracing::debug!(%error, "TCP_NODELAY not set");
+        }
+    });
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(async move { serve_shutdown.cancelled().await })
         .await;

@@ -25,6 +25,10 @@ struct OperationMetrics {
 pub struct Metrics {
     names: Vec<&'static str>,
     operations: Vec<OperationMetrics>,
+    probes_ok: AtomicU64,
+    probes_failed: AtomicU64,
+    became_healthy: AtomicU64,
+    became_unhealthy: AtomicU64,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -37,7 +41,31 @@ pub enum Outcome {
 impl Metrics {
     pub fn new(names: Vec<&'static str>) -> Self {
         let operations = names.iter().map(|_| OperationMetrics::default()).collect();
-        Metrics { names, operations }
+        Metrics {
+            names,
+            operations,
+            probes_ok: AtomicU64::new(0),
+            probes_failed: AtomicU64::new(0),
+            became_healthy: AtomicU64::new(0),
+            became_unhealthy: AtomicU64::new(0),
+        }
+    }
+
+    pub fn health_probe(&self, ok: bool) {
+        if ok {
+            &self.probes_ok
+        } else {
+            &self.probes_failed
+        }
+        .fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn health_change(&self, to: crate::model::HealthStatus) {
+        match to {
+            crate::model::HealthStatus::Healthy => &self.became_healthy,
+            _ => &self.became_unhealthy,
+        }
+        .fetch_add(1, Ordering::Relaxed);
     }
 
     pub fn record(&self, operation: &str, outcome: Outcome, elapsed: Duration) {

@@ -47,7 +47,8 @@ pub struct AppState {
     pub store: Store,
     pub config: ApiConfig,
     pub operations: OperationQueue,
-    pub metrics: Metrics,
+    pub metrics: Arc<Metrics>,
+    pub health: crate::health::HealthHandle,
 }
 
 pub fn router(state: Arc<AppState>) -> Router {

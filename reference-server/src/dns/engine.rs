@@ -582,9 +582,18 @@ mod tests {
             dns: Some(DnsConfig {
                 routing_policy: RoutingPolicy::Multivalue,
                 records: vec![
-                    DnsRecord { kind: crate::model::RecordType::A, ttl: 60 },
-                    DnsRecord { kind: crate::model::RecordType::Aaaa, ttl: 60 },
-                    DnsRecord { kind: crate::model::RecordType::Srv, ttl: 60 },
+                    DnsRecord {
+                        kind: crate::model::RecordType::A,
+                        ttl: 60,
+                    },
+                    DnsRecord {
+                        kind: crate::model::RecordType::Aaaa,
+                        ttl: 60,
+                    },
+                    DnsRecord {
+                        kind: crate::model::RecordType::Srv,
+                        ttl: 60,
+                    },
                 ],
             }),
             health: ServiceHealth::Custom,
@@ -594,7 +603,14 @@ mod tests {
             attributes: Attributes::new(),
             instances_revision: 1,
         }));
-        for (i, health) in [HealthStatus::Healthy, HealthStatus::Healthy, HealthStatus::Unhealthy].into_iter().enumerate() {
+        for (i, health) in [
+            HealthStatus::Healthy,
+            HealthStatus::Healthy,
+            HealthStatus::Unhealthy,
+        ]
+        .into_iter()
+        .enumerate()
+        {
             let attributes: Attributes = [
                 ("AWS_INSTANCE_IPV4", format!("10.0.0.{i}")),
                 ("AWS_INSTANCE_IPV6", format!("fd00::{i}")),
@@ -613,7 +629,14 @@ mod tests {
             }));
         }
         let shared = Arc::new(ArcSwap::from_pointee(DnsIndex::default()));
-        DnsFollower::new(Arc::clone(&shared), RegionPolicy { only: vec![], priority: vec![] }).rebuild(&registry);
+        DnsFollower::new(
+            Arc::clone(&shared),
+            RegionPolicy {
+                only: vec![],
+                priority: vec![],
+            },
+        )
+        .rebuild(&registry);
         (*shared.load_full()).clone()
     }
 
@@ -623,7 +646,11 @@ mod tests {
         message.to_vec().unwrap()
     }
 
-    const OPTIONS: Options = Options { udp: true, may_forward: false, srv_additional: true };
+    const OPTIONS: Options = Options {
+        udp: true,
+        may_forward: false,
+        srv_additional: true,
+    };
 
     fn run(index: &DnsIndex, packet: &[u8]) -> (Outcome, Vec<u8>) {
         let mut rng = SmallRng::seed_from_u64(7);
@@ -639,8 +666,15 @@ mod tests {
         assert_eq!(outcome, Outcome::Reply);
         let message = Message::from_vec(&out).unwrap();
         assert_eq!(message.answers.len(), 2);
-        let (_, out) = run(index, &query("i-2.backend-api.app.local.", RecordType::AAAA));
-        assert_eq!(Message::from_vec(&out).unwrap().answers.len(), 1, "per-instance names stay");
+        let (_, out) = run(
+            index,
+            &query("i-2.backend-api.app.local.", RecordType::AAAA),
+        );
+        assert_eq!(
+            Message::from_vec(&out).unwrap().answers.len(),
+            1,
+            "per-instance names stay"
+        );
     }
 
     proptest! {

@@ -1,7 +1,7 @@
 //! `UpdateInstanceCustomHealthStatus`: sets the status of an instance of a service with
 //! `HealthCheckCustomConfig`; `CustomHealthNotFound` for any other service.
-//! Differs from AWS: the change is effective at once (AWS waits about 30 s); a configurable
-//! propagation delay belongs to the health checker.
+//! Differs from AWS: the change is effective at once by default (AWS waits about 30 s);
+//! `--custom-health-delay 30s` restores the wait, handled by the health checker.
 
 use super::common::Context;
 use super::validate::{self, Validator};
@@ -33,6 +33,8 @@ pub async fn handle(
     let service_id = ctx.service_id(&raw)?;
     let instance_id = input.instance_id.unwrap_or_default();
     let region = ctx.region.clone();
+    let delay = ctx.state.health.custom_delay();
+    let health = ctx.state.health.clone();
     ctx.state
         .store
         .write(move |registry| {
@@ -48,6 +50,11 @@ pub async fn handle(
                     "CustomHealthNotFound",
                     format!("Service {service_id} does not have a HealthCheckCustomConfig"),
                 ));
+            }
+            if !delay.is_zero() {
+                // Checked now, effective later: the health checker applies it after the delay.
+                health.custom(service_id.clone(), instance_id.clone(), status);
+                return Ok(((), Vec::new()));
             }
             if instance.health == status {
                 return Ok(((), Vec::new()));

@@ -1,0 +1,158 @@
+//! Which instances are probed, and how: a store follower that keeps the probe targets of every
+//! instance of every service with a `HealthCheckConfig` (`AWS_INSTANCE_IPV4`:`AWS_INSTANCE_PORT`
+//! + `ResourcePath`), and wakes the scheduler when they change. Probing stops as soon as an
+//! instance or its service is gone.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+
+use parking_lot::Mutex;
+use tokio::sync::Notify;
+
+use crate::model::instance::{AWS_INSTANCE_IPV4, AWS_INSTANCE_PORT};
+use crate::model::{
+    HealthCheckType, HealthStatus, Instance, Service, ServiceHealth, ServiceId, Timestamp,
+};
+use crate::store::{Change, Follower, Registry};
+
+pub type Key = (ServiceId, String);
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Target {
+    pub kind: HealthCheckType,
+    pub address: SocketAddr,
+    pub path: String,
+    pub threshold: u32,
+    /// Identifies the registration: re-registering starts the checks over.
+    pub registered: Timestamp,
+    /// The status the registry holds (where the state machine starts).
+    pub status: HealthStatus,
+}
+
+#[derive(Default)]
+pub struct Targets {
+    state: Mutex<State>,
+    pub changed: Notify,
+}
+
+#[derive(Default)]
+struct State {
+    version: u64,
+    targets: HashMap<Key, Target>,
+    /// The health configuration each service's targets were built from.
+    configs: HashMap<ServiceId, ServiceHealth>,
+}
+
+fn target(service: &Service, instance: &Instance) -> Option<Target> {
+    let ServiceHealth::Probed(check) = &service.health else {
+        return None;
+    };
+    let ip: IpAddr = instance.attribute(AWS_INSTANCE_IPV4)?.parse().ok()?;
+    let port: u16 = instance.attribute(AWS_INSTANCE_PORT)?.parse().ok()?;
+    Some(Target {
+        kind: check.kind,
+        address: SocketAddr::new(ip, port),
+        path: check
+            .resource_path
+            .clone()
+            .unwrap_or_else(|| "/".to_owned()),
+        threshold: u32::try_from(check.failure_threshold.clamp(1, 10)).unwrap_or(1),
+        registered: instance.create_date,
+        status: instance.health,
+    })
+}
+
+impl Targets {
+    /// The version and a copy of the targets (the scheduler syncs when the version moves).
+    pub fn snapshot(&self, known: u64) -> Option<(u64, HashMap<Key, Target>)> {
+        let state = self.state.lock();
+        (state.version != known).then(|| (state.version, state.targets.clone()))
+    }
+}
+
+impl State {
+    fn set_service(&mut self, registry: &Registry, id: &ServiceId) {
+        self.targets.retain(|(service, _), _| service != id);
+        self.configs.remove(id);
+        if let Some(service) = registry.service_by_id(id) {
+            self.configs.insert(id.clone(), service.health.clone());
+            for instance in registry.instances(id) {
+                if let Some(target) = target(service, instance) {
+                    self.targets
+                        .insert((id.clone(), instance.id.clone()), target);
+                }
+            }
+        }
+        self.version += 1;
+    }
+}
+
+impl Follower for Targets {
+    fn rebuild(&self, registry: &Registry) {
+        let mut state = self.state.lock();
+        state.targets.clear();
+        state.configs.clear();
+        for service in registry.all_services() {
+            state.set_service(registry, &service.id);
+        }
+        state.version += 1;
+        drop(state);
+        self.changed.notify_one();
+    }
+
+    fn apply(&self, registry: &Registry, changes: &[Change]) {
+        let mut state = self.state.lock();
+        let before = state.version;
+        for change in changes {
+            match change {
+                // A revision bump leaves the health configuration alone: nothing to do.
+                Change::PutService(service)
+                    if state.configs.get(&service.id) != Some(&service.health) =>
+                {
+                    state.set_service(registry, &service.id);
+                }
+                Change::DeleteService(id) => state.set_service(registry, id),
+                Change::PutInstance(instance) => {
+                    let key = (instance.service_id.clone(), instance.id.clone());
+                    let fresh = registry
+                        .service_by_id(&instance.service_id)
+                        .and_then(|s| target(s, instance));
+                    // Our own status writes come back here: keep probing the same target.
+                    let same = match (state.targets.get(&key), &fresh) {
+                        (Some(a), Some(b)) => {
+                            (a.kind, a.address, &a.path, a.threshold, a.registered)
+                                == (b.kind, b.address, &b.path, b.threshold, b.registered)
+                        }
+                        (None, None) => true,
+                        _ => false,
+                    };
+                    if !same {
+                        match fresh {
+                            Some(target) => state.targets.insert(key, target),
+                            None => state.targets.remove(&key),
+                        };
+                        state.version += 1;
+                    }
+                }
+                Change::DeleteInstance {
+                    service_id,
+                    instance_id,
+                } => {
+                    if state
+                        .targets
+                        .remove(&(service_id.clone(), instance_id.clone()))
+                        .is_some()
+                    {
+                        state.version += 1;
+                    }
+                }
+                _ => {}
+            }
+        }
+        let moved = state.version != before;
+        drop(state);
+        if moved {
+            self.changed.notify_one();
+        }
+    }
+}
