@@ -1,6 +1,6 @@
 //! Which instances are probed, and how: a store follower that keeps the probe targets of every
-//! instance of every service with a `HealthCheckConfig` (`AWS_INSTANCE_IPV4`:`AWS_INSTANCE_PORT`
-//! + `ResourcePath`), and wakes the scheduler when they change. Probing stops as soon as an
+//! instance of every service with a `HealthCheckConfig` (`AWS_INSTANCE_IPV4`, `AWS_INSTANCE_PORT`
+//! and `ResourcePath`), and wakes the scheduler when they change. Probing stops as soon as an
 //! instance or its service is gone.
 
 use std::collections::HashMap;
@@ -137,14 +137,12 @@ impl Follower for Targets {
                 Change::DeleteInstance {
                     service_id,
                     instance_id,
-                } => {
-                    if state
-                        .targets
-                        .remove(&(service_id.clone(), instance_id.clone()))
-                        .is_some()
-                    {
-                        state.version += 1;
-                    }
+                } if state
+                    .targets
+                    .remove(&(service_id.clone(), instance_id.clone()))
+                    .is_some() =>
+                {
+                    state.version += 1;
                 }
                 _ => {}
             }
