@@ -354,7 +354,9 @@ fn assert_created_service(
 #[test]
 fn the_seed_getting_started_flow_works_through_the_aws_cli() {
     let data = tempfile::tempdir().unwrap();
-    let server = ServerProcess::spawn(data.path(), &[]);
+    // backend-api has an HTTP health check on /health: its instance gets a real endpoint.
+    let server = ServerProcess::spawn(data.path(), &["--health-interval", "100ms"]);
+    let backend_port = healthy_http_endpoint();
     let cli = Cli::new(&server);
 
     let created = cli.json(CREATE_NAMESPACE, &[]);
@@ -453,7 +455,7 @@ fn the_seed_getting_started_flow_works_through_the_aws_cli() {
 
     let register = format!(
         "aws servicediscovery register-instance --service-id {backend} --instance-id i-1 \
-         --attributes AWS_INSTANCE_IPV4=10.0.0.1,AWS_INSTANCE_PORT=8080 \
+         --attributes AWS_INSTANCE_IPV4=127.0.0.1,AWS_INSTANCE_PORT={backend_port} \
          --region us-east-1 --endpoint-url {SEED_ENDPOINT}"
     );
     let registered = cli.json(&register, &[]);
@@ -462,16 +464,27 @@ fn the_seed_getting_started_flow_works_through_the_aws_cli() {
     assert_eq!(operation["Targets"]["INSTANCE"], "i-1");
     assert_eq!(operation["Targets"]["SERVICE"], backend);
 
-    let after = cli.discover(DISCOVER_BACKEND);
+    // The health checker probes http://127.0.0.1:<port>/health; once it has, the instance is
+    // HEALTHY (before that it is UNKNOWN, which counts as healthy too).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let after = loop {
+        let after = cli.discover(DISCOVER_BACKEND);
+        if after["Instances"][0]["HealthStatus"] == "HEALTHY" {
+            break after;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never HEALTHY: {after}"
+        );
+    };
     assert_eq!(
         after["Instances"],
         json!([{
             "InstanceId": "i-1",
             "NamespaceName": "app.local",
             "ServiceName": "backend-api",
-            // Probed by an HTTP check that has not run yet: UNKNOWN, which counts as healthy.
-            "HealthStatus": "UNKNOWN",
-            "Attributes": { "AWS_INSTANCE_IPV4": "10.0.0.1", "AWS_INSTANCE_PORT": "8080" },
+            "HealthStatus": "HEALTHY",
+            "Attributes": { "AWS_INSTANCE_IPV4": "127.0.0.1", "AWS_INSTANCE_PORT": backend_port.to_string() },
         }])
     );
     assert!(
@@ -589,4 +602,21 @@ fn errors_come_back_aws_shaped_through_the_cli() {
         "NamespaceAlreadyExists",
         "CreatePrivateDnsNamespace",
     );
+}
+
+/// A minimal HTTP server on 127.0.0.1 answering 200 to everything (the backend's /health);
+/// returns its port. It lives until the test process ends.
+fn healthy_http_endpoint() -> u16 {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            let mut request = [0u8; 1024];
+            let _ = stream.read(&mut request);
+            let _ = stream
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
+        }
+    });
+    port
 }
