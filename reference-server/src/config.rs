@@ -50,6 +50,11 @@ pub struct Config {
     #[arg(long, env = "CLOUDMAP_OPERATION_DELAY", default_value = "0", value_parser = duration)]
     pub operation_delay: Duration,
 
+    /// How long a finished operation stays visible to GetOperation and ListOperations (`0`:
+    /// forever). AWS's retention is not documented; a day keeps memory bounded under load.
+    #[arg(long, env = "CLOUDMAP_OPERATION_RETENTION", default_value = "24h", value_parser = duration)]
+    pub operation_retention: Duration,
+
     /// Namespaces per region (ResourceLimitExceeded beyond).
     #[arg(long, env = "CLOUDMAP_QUOTA_NAMESPACES")]
     pub quota_namespaces: Option<usize>,
@@ -253,7 +258,7 @@ fn upstream(value: &str) -> Result<SocketAddr, String> {
         .map_err(|_| format!("not an IP address or IP:PORT: {value:?}"))
 }
 
-/// `250ms`, `2s`, `1m`, or a bare number of milliseconds.
+/// `250ms`, `2s`, `1m`, `24h`, or a bare number of milliseconds.
 pub fn duration(value: &str) -> Result<Duration, String> {
     let value = value.trim();
     let (number, unit) = match value.find(|c: char| !c.is_ascii_digit()) {
@@ -267,7 +272,8 @@ pub fn duration(value: &str) -> Result<Duration, String> {
         "ms" => Ok(Duration::from_millis(amount)),
         "s" => Ok(Duration::from_secs(amount)),
         "m" => Ok(Duration::from_secs(amount * 60)),
-        _ => Err(format!("unknown unit in {value:?} (use ms, s or m)")),
+        "h" => Ok(Duration::from_secs(amount * 3600)),
+        _ => Err(format!("unknown unit in {value:?} (use ms, s, m or h)")),
     }
 }
 
@@ -280,7 +286,8 @@ mod tests {
         assert_eq!(duration("250ms"), Ok(Duration::from_millis(250)));
         assert_eq!(duration("2s"), Ok(Duration::from_secs(2)));
         assert_eq!(duration("0"), Ok(Duration::ZERO));
-        assert!(duration("2h").is_err());
+        assert_eq!(duration("2h"), Ok(Duration::from_secs(7200)));
+        assert!(duration("2d").is_err());
         assert!(duration("x").is_err());
     }
 

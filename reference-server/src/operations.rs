@@ -62,6 +62,48 @@ pub async fn run(
     in_flight.shutdown().await;
 }
 
+/// Forgets finished operations `retention` after they finished, in bounded batches, so memory and
+/// the state file do not grow with every write a long-running server accepts.
+pub async fn prune(store: Store, retention: Duration, shutdown: CancellationToken) {
+    if retention.is_zero() {
+        return;
+    }
+    let period = (retention / 10).clamp(Duration::from_millis(100), Duration::from_secs(60));
+    let retention_ms = i64::try_from(retention.as_millis()).unwrap_or(i64::MAX);
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = tokio::time::sleep(period) => {}
+        }
+        loop {
+            let cutoff = Timestamp(Timestamp::now().0.saturating_sub(retention_ms));
+            let pruned = store
+                .write(move |registry| {
+                    let expired = registry.expired_operations(cutoff, 5000);
+                    let count = expired.len();
+                    Ok::<_, Infallible>((
+                        count,
+                        expired.into_iter().map(Change::DeleteOperation).collect(),
+                    ))
+                })
+                .await;
+            match pruned {
+                Ok(count) if count == 5000 => continue,
+                Ok(count) => {
+                    if count > 0 {
+                        tracing::debug!(
+                            count,
+                            "finished operations past their retention were forgotten"
+                        );
+                    }
+                    break;
+                }
+                Err(_) => break,
+            }
+        }
+    }
+}
+
 async fn drive(store: Store, id: OperationId, delay: Duration) {
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;

@@ -79,6 +79,11 @@ pub async fn run(
     if let (Some(sockets), Some(dns)) = (listeners.dns, config.dns_config()) {
         crate::dns::start(sockets, dns, &store, &mut tasks, shutdown.clone())?;
     }
+    tasks.spawn(operations::prune(
+        store.clone(),
+        config.operation_retention,
+        shutdown.clone(),
+    ));
     tasks.spawn(operations::run(
         store,
         config.operation_delay,

@@ -631,7 +631,7 @@ impl Follower for DnsFollower {
                         .instances
                         .push(instance_id.clone());
                 }
-                Change::PutOperation(_) => {}
+                Change::PutOperation(_) | Change::DeleteOperation(_) => {}
             }
         }
         if zone_keys.is_empty() && services.is_empty() {

@@ -22,6 +22,8 @@ pub enum Change {
         instance_id: String,
     },
     PutOperation(Operation),
+    /// Forgets a finished operation (retention).
+    DeleteOperation(OperationId),
 }
 
 #[derive(Debug, Default)]
@@ -96,6 +98,19 @@ impl Registry {
                 }
             }
             Change::PutOperation(operation) => self.put_operation(operation),
+            Change::DeleteOperation(id) => {
+                if let Some(operation) = self.operations.remove(id) {
+                    self.unindex_pending(&operation);
+                    self.operation_order
+                        .remove(&(operation.create_date, operation.id.clone()));
+                    if let Some(token) = &operation.request_token {
+                        let key = (operation.region.clone(), operation.kind, token.clone());
+                        if self.operation_tokens.get(&key) == Some(id) {
+                            self.operation_tokens.remove(&key);
+                        }
+                    }
+                }
+            }
         }
     }
 
@@ -357,6 +372,18 @@ impl Registry {
                 _ => None,
             }
         })
+    }
+
+    /// Finished operations last updated before `cutoff`, oldest first, at most `limit`.
+    pub fn expired_operations(&self, cutoff: Timestamp, limit: usize) -> Vec<OperationId> {
+        self.operation_order
+            .iter()
+            .take_while(|(created, _)| *created < cutoff)
+            .filter_map(|(_, id)| self.operations.get(id))
+            .filter(|op| op.status.is_terminal() && op.update_date < cutoff)
+            .take(limit)
+            .map(|op| op.id.clone())
+            .collect()
     }
 
     /// Every operation that has not finished, oldest first (resumed at start-up).

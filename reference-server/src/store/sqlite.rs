@@ -361,6 +361,10 @@ pub fn write(txn: &Transaction<'_>, change: &Change) -> rusqlite::Result<()> {
             txn.prepare_cached("DELETE FROM instances WHERE service_id = ?1 AND id = ?2")?
                 .execute(params![service_id.as_str(), instance_id])?;
         }
+        Change::DeleteOperation(id) => {
+            txn.prepare_cached("DELETE FROM operations WHERE id = ?1")?
+                .execute([id.as_str()])?;
+        }
         Change::PutOperation(op) => {
             let mutation = op.mutation.as_ref().map(|m| {
                 let pairs = encode_mutation(m);

@@ -169,3 +169,47 @@ async fn bad_filters_and_unknown_operations_are_rejected() {
         .unwrap_err();
     assert_eq!(err.code(), Some("OperationNotFound"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn finished_operations_are_forgotten_after_the_retention_but_unfinished_ones_are_not() {
+    let server = TestServer::start(&[
+        "--operation-retention",
+        "300ms",
+        "--operation-delay",
+        "1500ms",
+    ])
+    .await;
+    let client = &server.client;
+    let first = client
+        .create_http_namespace()
+        .name("kept")
+        .send()
+        .await
+        .unwrap();
+    let first = first.operation_id().unwrap().to_owned();
+    // Unfinished for 3 s, ten times the retention: still there while it runs.
+    for _ in 0..2 {
+        let op = client
+            .get_operation()
+            .operation_id(&first)
+            .send()
+            .await
+            .unwrap();
+        assert!(!matches!(
+            op.operation().unwrap().status().unwrap(),
+            aws_sdk_servicediscovery::types::OperationStatus::Success
+        ));
+    }
+    crate::fixtures::wait_operation(client, &first).await;
+    crate::harness::eventually(std::time::Duration::from_secs(10), || async {
+        let result = client.get_operation().operation_id(&first).send().await;
+        result
+            .err()
+            .filter(|e| e.code() == Some("OperationNotFound"))
+            .map(|_| ())
+    })
+    .await;
+    // The namespace it created is, of course, still there.
+    let namespaces = client.list_namespaces().send().await.unwrap();
+    assert_eq!(namespaces.namespaces()[0].name(), Some("kept"));
+}

@@ -1,4 +1,5 @@
-//! `GetOperation`. Operations are kept for the server's lifetime and across restarts.
+//! `GetOperation`. Finished operations are kept for `--operation-retention` (default a day;
+//! AWS's retention is undocumented), across restarts; unfinished ones until they finish.
 
 use super::common::Context;
 use super::validate::{self, Validator};
