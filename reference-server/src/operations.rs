@@ -62,6 +62,9 @@ pub async fn run(
     in_flight.shutdown().await;
 }
 
+/// Operations forgotten per write, so that pruning never holds the writer for long.
+const PRUNE_BATCH: usize = 5000;
+
 /// Forgets finished operations `retention` after they finished, in bounded batches, so memory and
 /// the state file do not grow with every write a long-running server accepts.
 pub async fn prune(store: Store, retention: Duration, shutdown: CancellationToken) {
@@ -79,7 +82,7 @@ pub async fn prune(store: Store, retention: Duration, shutdown: CancellationToke
             let cutoff = Timestamp(Timestamp::now().0.saturating_sub(retention_ms));
             let pruned = store
                 .write(move |registry| {
-                    let expired = registry.expired_operations(cutoff, 5000);
+                    let expired = registry.expired_operations(cutoff, PRUNE_BATCH);
                     let count = expired.len();
                     Ok::<_, Infallible>((
                         count,
@@ -88,7 +91,7 @@ pub async fn prune(store: Store, retention: Duration, shutdown: CancellationToke
                 })
                 .await;
             match pruned {
-                Ok(count) if count == 5000 => continue,
+                Ok(PRUNE_BATCH) => continue,
                 Ok(count) => {
                     if count > 0 {
                         tracing::debug!(
