@@ -103,7 +103,7 @@ impl Store {
         };
         let conn = sqlite::open(path.as_deref(), durability)?;
         let checkpoint = match &path {
-            Some(path) => Some(spawn_checkpointer(path)?),
+            Some(path) => Some(spawn_checkpointer(path, durability)?),
             None => None,
         };
         let registry = Arc::new(RwLock::new(sqlite::load(&conn)?));
@@ -203,9 +203,18 @@ const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Checkpoints run on their own thread and connection (PASSIVE: they never block the writer), so
 /// the fsyncs they do stay off the commit path; the writer only appends to the WAL.
-fn spawn_checkpointer(path: &Path) -> Result<mpsc::SyncSender<()>, StoreError> {
+fn spawn_checkpointer(
+    path: &Path,
+    durability: Durability,
+) -> Result<mpsc::SyncSender<()>, StoreError> {
     let conn = rusqlite::Connection::open(path)?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    // Process durability needs committed data in the OS's hands, not on the platter: copying the
+    // WAL into the database file then needs no fsync (whose stalls would reach the writer through
+    // the file system's journal). Power durability fsyncs as SQLite does.
+    if durability == Durability::Process {
+        conn.execute_batch("PRAGMA synchronous=OFF;")?;
+    }
     let (tick, ticks) = mpsc::sync_channel::<()>(1);
     let checkpoint = move |conn: &rusqlite::Connection| {
         if let Err(error) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
