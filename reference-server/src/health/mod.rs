@@ -149,12 +149,8 @@ impl Checker {
     ) {
         let permits = Arc::new(Semaphore::new(self.config.concurrency.max(1)));
         let mut probes: JoinSet<ProbeResult> = JoinSet::new();
-        let mut version = 0;
         loop {
-            if let Some((current, targets)) = self.targets.snapshot(version) {
-                version = current;
-                self.sync(targets);
-            }
+            self.sync(self.targets.take_changes());
             let next_probe = self.due.peek().map(|Reverse((at, _, _))| *at);
             let next_pending = self.pending.values().map(|(at, _, _)| *at).min();
             let wake = next_probe.into_iter().chain(next_pending).min();
@@ -176,13 +172,16 @@ impl Checker {
         probes.shutdown().await;
     }
 
-    /// Adopts a new set of targets: new or changed ones start over (spread over one interval),
+    /// Adopts changed targets: new or changed ones start over (spread over one interval),
     /// vanished ones stop.
-    fn sync(&mut self, targets: HashMap<Key, Target>) {
-        self.states.retain(|key, _| targets.contains_key(key));
+    fn sync(&mut self, changes: targets::Changes) {
         let now = Instant::now();
         let interval = self.config.interval;
-        for (key, target) in targets {
+        for (key, target) in changes {
+            let Some(target) = target else {
+                self.states.remove(&key);
+                continue;
+            };
             let unchanged = self.states.get(&key).is_some_and(|state| {
                 (
                     state.target.kind,

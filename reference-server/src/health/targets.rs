@@ -37,11 +37,15 @@ pub struct Targets {
 
 #[derive(Default)]
 struct State {
-    version: u64,
     targets: HashMap<Key, Target>,
     /// The health configuration each service's targets were built from.
     configs: HashMap<ServiceId, ServiceHealth>,
+    /// Keys changed since the scheduler last looked (it then reads just those).
+    changed: std::collections::HashSet<Key>,
 }
+
+/// What changed since the last look: each key with its target now (`None`: stop probing it).
+pub type Changes = Vec<(Key, Option<Target>)>;
 
 fn target(service: &Service, instance: &Instance) -> Option<Target> {
     let ServiceHealth::Probed(check) = &service.health else {
@@ -63,16 +67,31 @@ fn target(service: &Service, instance: &Instance) -> Option<Target> {
 }
 
 impl Targets {
-    /// The version and a copy of the targets (the scheduler syncs when the version moves).
-    pub fn snapshot(&self, known: u64) -> Option<(u64, HashMap<Key, Target>)> {
-        let state = self.state.lock();
-        (state.version != known).then(|| (state.version, state.targets.clone()))
+    /// The targets changed since the last call (O(changes), not O(targets)).
+    pub fn take_changes(&self) -> Changes {
+        let mut state = self.state.lock();
+        let keys: Vec<Key> = state.changed.drain().collect();
+        keys.into_iter()
+            .map(|key| {
+                let target = state.targets.get(&key).cloned();
+                (key, target)
+            })
+            .collect()
     }
 }
 
 impl State {
     fn set_service(&mut self, registry: &Registry, id: &ServiceId) {
-        self.targets.retain(|(service, _), _| service != id);
+        let gone: Vec<Key> = self
+            .targets
+            .keys()
+            .filter(|(service, _)| service == id)
+            .cloned()
+            .collect();
+        for key in gone {
+            self.targets.remove(&key);
+            self.changed.insert(key);
+        }
         self.configs.remove(id);
         if let Some(service) = registry.service_by_id(id) {
             self.configs.insert(id.clone(), service.health.clone());
@@ -83,26 +102,25 @@ impl State {
                 }
             }
         }
-        self.version += 1;
     }
 }
 
 impl Follower for Targets {
     fn rebuild(&self, registry: &Registry) {
         let mut state = self.state.lock();
+        let old: Vec<Key> = state.targets.keys().cloned().collect();
+        state.changed.extend(old);
         state.targets.clear();
         state.configs.clear();
         for service in registry.all_services() {
             state.set_service(registry, &service.id);
         }
-        state.version += 1;
         drop(state);
         self.changed.notify_one();
     }
 
     fn apply(&self, registry: &Registry, changes: &[Change]) {
         let mut state = self.state.lock();
-        let before = state.version;
         for change in changes {
             match change {
                 // A revision bump leaves the health configuration alone: nothing to do.
@@ -128,26 +146,25 @@ impl Follower for Targets {
                     };
                     if !same {
                         match fresh {
-                            Some(target) => state.targets.insert(key, target),
+                            Some(target) => state.targets.insert(key.clone(), target),
                             None => state.targets.remove(&key),
                         };
-                        state.version += 1;
+                        state.changed.insert(key);
                     }
                 }
                 Change::DeleteInstance {
                     service_id,
                     instance_id,
-                } if state
-                    .targets
-                    .remove(&(service_id.clone(), instance_id.clone()))
-                    .is_some() =>
-                {
-                    state.version += 1;
+                } => {
+                    let key = (service_id.clone(), instance_id.clone());
+                    if state.targets.remove(&key).is_some() {
+                        state.changed.insert(key);
+                    }
                 }
                 _ => {}
             }
         }
-        let moved = state.version != before;
+        let moved = !state.changed.is_empty();
         drop(state);
         if moved {
             self.changed.notify_one();
