@@ -142,6 +142,34 @@ impl Metrics {
                 "cloudmap_request_duration_seconds_count{{operation=\"{name}\"}} {count}"
             );
         }
+        for (name, help, rows) in [
+            (
+                "cloudmap_health_probes_total",
+                "Active health probes by result.",
+                [
+                    ("result=\"success\"", &self.probes_ok),
+                    ("result=\"failure\"", &self.probes_failed),
+                ],
+            ),
+            (
+                "cloudmap_health_changes_total",
+                "Instance health status changes by new status.",
+                [
+                    ("to=\"HEALTHY\"", &self.became_healthy),
+                    ("to=\"UNHEALTHY\"", &self.became_unhealthy),
+                ],
+            ),
+        ] {
+            let _ = writeln!(out, "# HELP {name} {help}");
+            let _ = writeln!(out, "# TYPE {name} counter");
+            for (labels, counter) in rows {
+                let _ = writeln!(
+                    out,
+                    "{name}{{{labels}}} {}",
+                    counter.load(Ordering::Relaxed)
+                );
+            }
+        }
         let _ = writeln!(
             out,
             "# HELP cloudmap_registry_size Resources in the registry, all regions."

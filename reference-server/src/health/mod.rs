@@ -123,7 +123,6 @@ struct ProbeState {
     status: HealthStatus,
     /// Consecutive results that disagree with `status`.
     streak: u32,
-    in_flight: bool,
 }
 
 struct Checker {
@@ -217,7 +216,6 @@ impl Checker {
                     generation: self.generation,
                     status,
                     streak: 0,
-                    in_flight: false,
                 },
             );
         }
@@ -233,23 +231,17 @@ impl Checker {
             let Some(Reverse((_, _, key))) = self.due.pop() else {
                 break;
             };
-            let Some(state) = self
-                .states
-                .get_mut(&key)
-                .filter(|s| s.generation == generation)
-            else {
+            let Some(state) = self.states.get(&key).filter(|s| s.generation == generation) else {
                 continue;
             };
-            // Next round is one interval after this one was due, whatever this probe takes.
+            // Next round is one interval after this one was due, whatever this probe takes. A probe
+            // still waiting out its timeout does not hold the next one back: like Route 53's
+            // independent checkers, rounds may overlap, so a hanging target fails once per interval.
             self.due.push(Reverse((
                 at + self.config.interval,
                 generation,
                 key.clone(),
             )));
-            if state.in_flight {
-                continue;
-            }
-            state.in_flight = true;
             let (kind, address, path) = (
                 state.target.kind,
                 state.target.address,
@@ -274,7 +266,6 @@ impl Checker {
         else {
             return;
         };
-        state.in_flight = false;
         self.metrics.health_probe(result.is_ok());
         let observed = if result.is_ok() {
             HealthStatus::Healthy

@@ -340,6 +340,24 @@ async fn tcp_and_https_checks() {
     wait_status(&server, &https_svc, "s", "HEALTHY").await;
     secure.status.store(503, Ordering::SeqCst);
     wait_status(&server, &https_svc, "s", "UNHEALTHY").await;
+
+    let metrics = reqwest::get(format!("{}/metrics", server.url()))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let value = |line: &str| -> u64 {
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(line))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {line} in {metrics}"))
+    };
+    assert!(value("cloudmap_health_probes_total{result=\"success\"}") >= 2);
+    assert!(value("cloudmap_health_probes_total{result=\"failure\"}") >= 2);
+    assert!(value("cloudmap_health_changes_total{to=\"HEALTHY\"}") >= 2);
+    assert!(value("cloudmap_health_changes_total{to=\"UNHEALTHY\"}") >= 2);
 }
 
 #[tokio::test(flavor = "multi_thread")]
