@@ -1,1 +1,17 @@
-//! The conformance suite for AWS Cloud Map implementations (scenario harness: see the conformance issue).
+//! A scenario-driven conformance suite for AWS Cloud Map implementations.
+//!
+//! # Layout
+//! - [`scenario`]: the YAML model (unknown fields rejected) and loading.
+//! - [`target`]: what is under test — `reference` (our server, started per scenario) or
+//!   `endpoint` (any running implementation) — with the capabilities it declares.
+//! - [`driver`]: AWS JSON over HTTP, the aws CLI, DNS, HTTP.
+//! - [`runner`]: steps, `${var}` templating, captures, subset expectations, waits with deadlines.
+//! - [`redact`]: numbered references for ids, so snapshots compare across runs.
+//!
+//! The suite speaks only HTTP, DNS and the CLI: it knows nothing of any implementation's inside.
+
+pub mod driver;
+pub mod redact;
+pub mod runner;
+pub mod scenario;
+pub mod target;

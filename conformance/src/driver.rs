@@ -1,0 +1,196 @@
+//! How scenarios talk to a target: the AWS JSON protocol over HTTP, the aws CLI, DNS over UDP or
+//! TCP, and plain HTTP. Each returns an observation as JSON, the only thing expectations and
+//! snapshots look at.
+
+use std::net::SocketAddr;
+use std::process::Command;
+use std::str::FromStr;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use hickory_proto::op::{Message, MessageType, OpCode, Query};
+use hickory_proto::rr::{Name, RData, RecordType};
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::target::Target;
+
+const CLOUDMAP_PREFIX: &str = "Route53AutoNaming_v20170314";
+
+/// An API call's result: HTTP status, error code (if any) and body.
+pub struct ApiResult {
+    pub status: u16,
+    pub error: Option<String>,
+    pub body: Value,
+}
+
+/// Sends one operation. The request carries a SigV4-shaped `Authorization` header with the
+/// target's region in its credential scope (emulators route and partition by it); it is not
+/// signed, so real AWS is out of reach of this driver.
+pub async fn api(
+    client: &reqwest::Client,
+    target: &Target,
+    operation: &str,
+    params: &Value,
+) -> anyhow::Result<ApiResult> {
+    let body = if params.is_null() {
+        json!({})
+    } else {
+        params.clone()
+    };
+    let authorization = format!(
+        "AWS4-HMAC-SHA256 Credential=test/20260101/{}/servicediscovery/aws4_request, SignedHeaders=content-type;host;x-amz-date;x-amz-target, Signature={}",
+        target.region,
+        "0".repeat(64)
+    );
+    let response = client
+        .post(format!("{}/", target.endpoint))
+        .header("x-amz-target", format!("{CLOUDMAP_PREFIX}.{operation}"))
+        .header("content-type", "application/x-amz-json-1.1")
+        .header("x-amz-date", "20260101T000000Z")
+        .header("authorization", authorization)
+        .body(serde_json::to_vec(&body)?)
+        .send()
+        .await
+        .with_context(|| format!("{operation}: no answer from {}", target.endpoint))?;
+    let status = response.status().as_u16();
+    let text = response.text().await?;
+    let body: Value = if text.trim().is_empty() {
+        json!({})
+    } else {
+        serde_json::from_str(&text).with_context(|| format!("{operation}: not JSON: {text}"))?
+    };
+    let error = (status >= 300).then(|| {
+        let code = body
+            .get("__type")
+            .and_then(Value::as_str)
+            .unwrap_or("<no __type>");
+        code.rsplit('#')
+            .next()
+            .unwrap_or(code)
+            .split(':')
+            .next()
+            .unwrap_or(code)
+            .to_owned()
+    });
+    Ok(ApiResult {
+        status,
+        error,
+        body,
+    })
+}
+
+pub struct CliResult {
+    pub exit: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs an aws CLI command line through bash, pointed at the target the way its docs tell users.
+pub fn cli(target: &Target, command_line: &str) -> anyhow::Result<CliResult> {
+    let output = Command::new("bash")
+        .args(["-o", "pipefail", "-c", command_line])
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_DEFAULT_REGION", &target.region)
+        .env("AWS_PAGER", "")
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        // discover-instances goes to data-<host> unless told otherwise (README).
+        .env("AWS_DISABLE_HOST_PREFIX_INJECTION", "true")
+        .output()
+        .context("cannot run bash")?;
+    Ok(CliResult {
+        exit: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    })
+}
+
+/// A DNS answer reduced to what expectations look at.
+#[derive(Debug)]
+pub struct DnsResult {
+    pub rcode: String,
+    pub answers: Vec<String>,
+    pub ttls: Vec<u32>,
+    pub soa_ttl: Option<u32>,
+    pub authoritative: bool,
+}
+
+pub async fn dns(
+    server: SocketAddr,
+    name: &str,
+    rtype: &str,
+    tcp: bool,
+) -> anyhow::Result<DnsResult> {
+    let rtype = RecordType::from_str(&rtype.to_ascii_uppercase())
+        .map_err(|e| anyhow::anyhow!("record type {rtype}: {e}"))?;
+    let mut message = Message::new(rand::random(), MessageType::Query, OpCode::Query);
+    message.metadata.recursion_desired = true;
+    let fqdn = if name.ends_with('.') {
+        name.to_owned()
+    } else {
+        format!("{name}.")
+    };
+    message.add_query(Query::query(Name::from_str(&fqdn)?, rtype));
+    let query = message.to_vec()?;
+    let bytes = tokio::time::timeout(Duration::from_secs(5), exchange(server, &query, tcp))
+        .await
+        .context("DNS timeout")??;
+    let response = Message::from_vec(&bytes)?;
+    if response.metadata.id != message.metadata.id {
+        bail!("DNS answer for another query");
+    }
+    let answers = response.answers.iter().map(|r| rdata(&r.data)).collect();
+    let ttls = response.answers.iter().map(|r| r.ttl).collect();
+    let soa_ttl = response
+        .authorities
+        .iter()
+        .find(|r| matches!(r.data, RData::SOA(_)))
+        .map(|r| r.ttl);
+    Ok(DnsResult {
+        rcode: format!("{:?}", response.metadata.response_code).to_ascii_uppercase(),
+        answers,
+        ttls,
+        soa_ttl,
+        authoritative: response.metadata.authoritative,
+    })
+}
+
+fn rdata(data: &RData) -> String {
+    match data {
+        RData::A(a) => a.0.to_string(),
+        RData::AAAA(a) => a.0.to_string(),
+        RData::SRV(srv) => format!(
+            "{} {} {} {}",
+            srv.priority,
+            srv.weight,
+            srv.port,
+            srv.target.to_string().to_ascii_lowercase()
+        ),
+        RData::CNAME(name) => name.0.to_string().to_ascii_lowercase(),
+        other => other.to_string(),
+    }
+}
+
+async fn exchange(server: SocketAddr, query: &[u8], tcp: bool) -> anyhow::Result<Vec<u8>> {
+    if tcp {
+        let mut stream = tokio::net::TcpStream::connect(server).await?;
+        stream
+            .write_all(&u16::try_from(query.len())?.to_be_bytes())
+            .await?;
+        stream.write_all(query).await?;
+        let len = stream.read_u16().await?;
+        let mut buffer = vec![0u8; usize::from(len)];
+        stream.read_exact(&mut buffer).await?;
+        Ok(buffer)
+    } else {
+        let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await?;
+        socket.send_to(query, server).await?;
+        let mut buffer = vec![0u8; 65_535];
+        let len = socket.recv(&mut buffer).await?;
+        buffer.truncate(len);
+        Ok(buffer)
+    }
+}

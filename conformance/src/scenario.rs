@@ -1,0 +1,204 @@
+//! The YAML scenario model. Unknown fields are errors, so a typo never silently skips a check.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use serde_json::Value;
+
+/// What an implementation must support for a scenario to run; a target declares what it has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Capability {
+    /// An authoritative DNS server for the namespaces.
+    Dns,
+    /// HealthCheckConfig instances are actually probed.
+    ActiveHealth,
+    /// The aws CLI is installed where the suite runs.
+    Cli,
+    /// Rejects what AWS rejects (no docs-compatibility divergences).
+    StrictAws,
+    /// Async operations go through SUBMITTED/PENDING with a delay.
+    AsyncOperations,
+}
+
+impl Capability {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Capability::Dns => "dns",
+            Capability::ActiveHealth => "active-health",
+            Capability::Cli => "cli",
+            Capability::StrictAws => "strict-aws",
+            Capability::AsyncOperations => "async-operations",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Capability> {
+        [
+            Capability::Dns,
+            Capability::ActiveHealth,
+            Capability::Cli,
+            Capability::StrictAws,
+            Capability::AsyncOperations,
+        ]
+        .into_iter()
+        .find(|c| c.as_str() == value)
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    pub description: String,
+    #[serde(default)]
+    pub requires: Vec<Capability>,
+    pub steps: Vec<Step>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Step {
+    Api(ApiStep),
+    Cli(CliStep),
+    Dns(DnsStep),
+    Http(HttpStep),
+    WaitUntil(Box<WaitStep>),
+}
+
+/// Any Cloud Map operation with its JSON parameters (PascalCase, as in the API reference).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiStep {
+    pub operation: String,
+    #[serde(default)]
+    pub params: Value,
+    /// Expected error code (`__type`); absent means success is expected.
+    #[serde(default)]
+    pub error: Option<String>,
+    /// A subset of the response body that must match (see `runner::matches`).
+    #[serde(default)]
+    pub expect: Option<Value>,
+    /// Variables to take from the response: name → path like `Operation.Targets.NAMESPACE`.
+    #[serde(default)]
+    pub capture: BTreeMap<String, String>,
+    /// Record the redacted response as an insta snapshot under this name.
+    #[serde(default)]
+    pub snapshot: Option<String>,
+}
+
+/// An aws CLI command line, run by bash as a user would type it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CliStep {
+    pub run: String,
+    #[serde(default)]
+    pub exit: i32,
+    #[serde(default)]
+    pub stdout: Option<String>,
+    #[serde(default)]
+    pub stdout_json: Option<Value>,
+    #[serde(default)]
+    pub stderr_contains: Option<String>,
+    /// Store the trimmed stdout in this variable.
+    #[serde(default)]
+    pub capture_stdout: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DnsStep {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub rtype: String,
+    #[serde(default)]
+    pub rcode: Option<String>,
+    /// The answer section's data, as a set (order is the server's choice).
+    #[serde(default)]
+    pub answers: Option<Vec<String>>,
+    /// Every answer must be one of these.
+    #[serde(default)]
+    pub answers_within: Option<Vec<String>>,
+    #[serde(default)]
+    pub count: Option<usize>,
+    #[serde(default)]
+    pub ttl: Option<u32>,
+    /// The TTL of the SOA in the authority section (negative answers).
+    #[serde(default)]
+    pub soa_ttl: Option<u32>,
+    #[serde(default)]
+    pub tcp: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpStep {
+    pub get: String,
+    #[serde(default)]
+    pub status: Option<u16>,
+    #[serde(default)]
+    pub body_json: Option<Value>,
+}
+
+/// Repeats one step until it passes or the deadline runs out.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WaitStep {
+    #[serde(default = "default_timeout")]
+    pub timeout: String,
+    #[serde(default)]
+    pub api: Option<ApiStep>,
+    #[serde(default)]
+    pub dns: Option<DnsStep>,
+    #[serde(default)]
+    pub cli: Option<CliStep>,
+    #[serde(default)]
+    pub http: Option<HttpStep>,
+}
+
+fn default_timeout() -> String {
+    "30s".to_owned()
+}
+
+impl WaitStep {
+    pub fn inner(&self) -> anyhow::Result<Step> {
+        let steps: Vec<Step> = [
+            self.api.clone().map(Step::Api),
+            self.dns.clone().map(Step::Dns),
+            self.cli.clone().map(Step::Cli),
+            self.http.clone().map(Step::Http),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        match <[Step; 1]>::try_from(steps) {
+            Ok([step]) => Ok(step),
+            Err(_) => anyhow::bail!("wait_until takes exactly one of api, dns, cli, http"),
+        }
+    }
+}
+
+pub fn parse_duration(text: &str) -> anyhow::Result<std::time::Duration> {
+    let text = text.trim();
+    let (number, unit) = text.split_at(
+        text.find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(text.len()),
+    );
+    let amount: u64 = number
+        .parse()
+        .map_err(|_| anyhow::anyhow!("not a duration: {text}"))?;
+    Ok(match unit {
+        "ms" => std::time::Duration::from_millis(amount),
+        "s" | "" => std::time::Duration::from_secs(amount),
+        "m" => std::time::Duration::from_secs(amount * 60),
+        _ => anyhow::bail!("unknown unit in {text}"),
+    })
+}
+
+/// Reads a scenario. YAML is read as a plain document first and then mapped onto the model, so
+/// steps can be written as one-key maps (`- api: {...}`) rather than YAML tags.
+pub fn load(path: &std::path::Path) -> anyhow::Result<Scenario> {
+    let text = std::fs::read_to_string(path)?;
+    let document: serde_yaml::Value =
+        serde_yaml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    let document = serde_json::to_value(document)?;
+    serde_json::from_value(document).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+}

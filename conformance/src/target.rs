@@ -1,0 +1,196 @@
+//! What is under test: where its API and DNS are, and what it declares it supports.
+//!
+//! - `reference`: our server, started from its binary on free loopback ports with in-memory
+//!   state, a fast health interval and a fixed DNS seed.
+//! - `endpoint`: any implementation already running: `CONFORMANCE_ENDPOINT` (API URL),
+//!   `CONFORMANCE_DNS` (`IP:PORT`, optional), `CONFORMANCE_CAPABILITIES` (comma-separated).
+
+use std::net::{SocketAddr, TcpListener, UdpSocket};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+
+use crate::scenario::Capability;
+
+pub struct Target {
+    pub name: String,
+    pub endpoint: String,
+    pub dns: Option<SocketAddr>,
+    pub region: String,
+    pub capabilities: Vec<Capability>,
+    process: Option<Child>,
+}
+
+impl Drop for Target {
+    fn drop(&mut self) {
+        if let Some(child) = &mut self.process {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl std::fmt::Debug for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Target")
+            .field("name", &self.name)
+            .field("endpoint", &self.endpoint)
+            .field("dns", &self.dns)
+            .finish()
+    }
+}
+
+impl Target {
+    /// The target named by `CONFORMANCE_TARGET` (default `reference`).
+    pub fn from_env() -> anyhow::Result<Target> {
+        match std::env::var("CONFORMANCE_TARGET")
+            .as_deref()
+            .unwrap_or("reference")
+        {
+            "reference" => Target::reference(),
+            "endpoint" => Target::endpoint(),
+            other => bail!("unknown CONFORMANCE_TARGET {other:?} (reference, endpoint)"),
+        }
+    }
+
+    pub fn has(&self, capability: Capability) -> bool {
+        self.capabilities.contains(&capability)
+    }
+
+    fn endpoint() -> anyhow::Result<Target> {
+        let endpoint =
+            std::env::var("CONFORMANCE_ENDPOINT").context("CONFORMANCE_ENDPOINT is not set")?;
+        let dns = std::env::var("CONFORMANCE_DNS")
+            .ok()
+            .map(|v| v.parse())
+            .transpose()
+            .context("CONFORMANCE_DNS")?;
+        let capabilities = std::env::var("CONFORMANCE_CAPABILITIES")
+            .unwrap_or_default()
+            .split(',')
+            .filter(|s| !s.trim().is_empty())
+            .map(|s| {
+                Capability::parse(s.trim()).with_context(|| format!("unknown capability {s:?}"))
+            })
+            .collect::<anyhow::Result<_>>()?;
+        Ok(Target {
+            name: std::env::var("CONFORMANCE_TARGET_NAME")
+                .unwrap_or_else(|_| "endpoint".to_owned()),
+            endpoint: endpoint.trim_end_matches('/').to_owned(),
+            dns,
+            region: std::env::var("CONFORMANCE_REGION").unwrap_or_else(|_| "us-east-1".to_owned()),
+            capabilities,
+            process: None,
+        })
+    }
+
+    /// Starts our reference server from its binary (`REFERENCE_SERVER_BIN`, or next to this test
+    /// executable in the cargo target directory).
+    fn reference() -> anyhow::Result<Target> {
+        let binary = reference_binary()?;
+        let api = free_port()?;
+        let dns_port = free_port()?;
+        let dns: SocketAddr = format!("127.0.0.1:{dns_port}").parse()?;
+        let child = Command::new(&binary)
+            .args(["--listen", &format!("127.0.0.1:{api}")])
+            .args(["--dns-listen", &dns.to_string()])
+            .args([
+                "--ephemeral",
+                "--log",
+                "warn",
+                "--dns-no-forward",
+                "--dns-seed",
+                "1",
+            ])
+            .args(["--health-interval", "200ms", "--health-timeout", "150ms"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .with_context(|| format!("cannot start {}", binary.display()))?;
+        let mut target = Target {
+            name: "reference".to_owned(),
+            endpoint: format!("http://127.0.0.1:{api}"),
+            dns: Some(dns),
+            region: "us-east-1".to_owned(),
+            capabilities: vec![Capability::Dns, Capability::ActiveHealth, Capability::Cli],
+            process: Some(child),
+        };
+        target.wait_ready()?;
+        Ok(target)
+    }
+
+    fn wait_ready(&mut self) -> anyhow::Result<()> {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let address = self.endpoint.trim_start_matches("http://").to_owned();
+        loop {
+            if let Some(child) = &mut self.process
+                && let Some(status) = child.try_wait()?
+            {
+                bail!("the reference server exited during start-up: {status}");
+            }
+            if health_ok(&address) {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                bail!(
+                    "the reference server did not become ready at {}",
+                    self.endpoint
+                );
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+}
+
+fn health_ok(address: &str) -> bool {
+    use std::io::{Read, Write};
+    let Ok(mut stream) = std::net::TcpStream::connect(address) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_millis(500)));
+    if stream
+        .write_all(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .is_err()
+    {
+        return false;
+    }
+    let mut response = String::new();
+    let _ = stream.read_to_string(&mut response);
+    response.starts_with("HTTP/1.1 200")
+}
+
+/// A port free for both TCP and UDP right now (released for the server to take).
+fn free_port() -> anyhow::Result<u16> {
+    for _ in 0..50 {
+        let tcp = TcpListener::bind("127.0.0.1:0")?;
+        let port = tcp.local_addr()?.port();
+        if UdpSocket::bind(("127.0.0.1", port)).is_ok() {
+            return Ok(port);
+        }
+    }
+    bail!("no free port")
+}
+
+fn reference_binary() -> anyhow::Result<PathBuf> {
+    if let Ok(path) = std::env::var("REFERENCE_SERVER_BIN") {
+        return Ok(PathBuf::from(path));
+    }
+    // tests run from <target>/<profile>/deps/<test>; cargo builds the workspace's binaries into
+    // <target>/<profile>.
+    let exe = std::env::current_exe()?;
+    let candidate = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .map(|profile| profile.join("reference-server"))
+        .context("cannot locate the target directory")?;
+    if candidate.exists() {
+        Ok(candidate)
+    } else {
+        bail!(
+            "{} does not exist: run `cargo build -p reference-server` or set REFERENCE_SERVER_BIN",
+            candidate.display()
+        )
+    }
+}
