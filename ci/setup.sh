@@ -33,8 +33,9 @@ if ! python3 -c 'import moto.server' >/dev/null 2>&1; then
   python3 -m pip install --quiet 'moto[server]'
 fi
 
-# dig, for DNS checks.
+# dig, for DNS checks; curl, to wait for moto_server.
 command -v dig >/dev/null 2>&1 || apt_install dnsutils
+command -v curl >/dev/null 2>&1 || apt_install curl
 
 rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy rustfmt
 log "ready"

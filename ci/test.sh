@@ -32,9 +32,35 @@ cargo test --workspace --locked 2>&1 | tee "$log"
 test_status=${PIPESTATUS[0]}
 [ "$test_status" -eq 0 ] || failed_steps+=("tests")
 
+# The conformance suite against a second, independent implementation (moto_server) and against the
+# reference server, through the `conformance run` entry point; the matrix is the report users read.
+report_dir="${CONFORMANCE_REPORT_DIR:-$CARGO_TARGET_DIR/conformance-report}"
+rm -rf "$report_dir"
+moto_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+python3 -m moto.server -H 127.0.0.1 -p "$moto_port" >"$report_dir.moto.log" 2>&1 &
+moto_pid=$!
+trap 'rm -f "$log"; kill "$moto_pid" 2>/dev/null || true' EXIT
+for _ in $(seq 100); do
+  curl -sf -o /dev/null "http://127.0.0.1:$moto_port/moto-api/" && break
+  sleep 0.1
+done
+conformance_log=$(mktemp)
+echo "==> conformance: reference and moto_server"
+cargo run --quiet --locked -p conformance -- run --target reference --report "$report_dir" 2>&1 | tee -a "$conformance_log" || failed_steps+=("conformance-reference")
+CONFORMANCE_ENDPOINT="http://127.0.0.1:$moto_port" CONFORMANCE_CAPABILITIES=cli \
+  cargo run --quiet --locked -p conformance -- run --target endpoint --name moto --report "$report_dir" 2>&1 | tee -a "$conformance_log" || failed_steps+=("conformance-moto")
+kill "$moto_pid" 2>/dev/null || true
+cargo run --quiet --locked -p conformance -- matrix "$report_dir/reference.json" "$report_dir/moto.json" --out "$report_dir/matrix.md" \
+  && echo "conformance matrix: $report_dir/matrix.md" || failed_steps+=("conformance-matrix")
+
 passed=$(grep -E '^test result:' "$log" | sed -E 's/.* ([0-9]+) passed.*/\1/' | awk '{s+=$1} END {print s+0}')
 failed=$(grep -E '^test result:' "$log" | sed -E 's/.* ([0-9]+) failed.*/\1/' | awk '{s+=$1} END {print s+0}')
 ignored=$(grep -E '^test result:' "$log" | sed -E 's/.* ([0-9]+) ignored.*/\1/' | awk '{s+=$1} END {print s+0}')
+# Scenario verdicts of the two conformance runs count too.
+while read -r p f s; do
+  passed=$((passed + p)); failed=$((failed + f)); ignored=$((ignored + s))
+done < <(grep -E '^[0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$' "$conformance_log" | sed -E 's/([0-9]+) passed, ([0-9]+) failed, ([0-9]+) skipped/\1 \2 \3/')
+rm -f "$conformance_log"
 
 echo
 if [ ${#failed_steps[@]} -gt 0 ]; then

@@ -7,11 +7,15 @@
 //! - [`driver`]: AWS JSON over HTTP, the aws CLI, DNS, HTTP.
 //! - [`runner`]: steps, `${var}` templating, captures, subset expectations, waits with deadlines.
 //! - [`redact`]: numbered references for ids, so snapshots compare across runs.
+//! - [`suite`]: discovery of scenario files, per-target expectations (the ratchet), verdicts.
+//! - [`report`]: JSON, Markdown (scenario × target matrix) and JUnit reports.
 //!
 //! The suite speaks only HTTP, DNS and the CLI: it knows nothing of any implementation's inside.
 
 pub mod driver;
 pub mod redact;
+pub mod report;
 pub mod runner;
 pub mod scenario;
+pub mod suite;
 pub mod target;

@@ -43,16 +43,15 @@ impl std::fmt::Debug for Target {
 }
 
 impl Target {
-    /// The target named by `CONFORMANCE_TARGET` (default `reference`).
-    pub fn from_env() -> anyhow::Result<Target> {
-        match std::env::var("CONFORMANCE_TARGET")
-            .as_deref()
-            .unwrap_or("reference")
-        {
-            "reference" => Target::reference(),
-            "endpoint" => Target::endpoint(),
-            other => bail!("unknown CONFORMANCE_TARGET {other:?} (reference, endpoint)"),
-        }
+    /// A target of `kind` (`reference` or `endpoint`), called `name` in reports.
+    pub fn open(kind: &str, name: &str) -> anyhow::Result<Target> {
+        let mut target = match kind {
+            "reference" => Target::reference()?,
+            "endpoint" => Target::endpoint()?,
+            other => bail!("unknown target kind {other:?} (reference, endpoint)"),
+        };
+        target.name = name.to_owned();
+        Ok(target)
     }
 
     pub fn has(&self, capability: Capability) -> bool {
@@ -76,8 +75,7 @@ impl Target {
             })
             .collect::<anyhow::Result<_>>()?;
         Ok(Target {
-            name: std::env::var("CONFORMANCE_TARGET_NAME")
-                .unwrap_or_else(|_| "endpoint".to_owned()),
+            name: "endpoint".to_owned(),
             endpoint: endpoint.trim_end_matches('/').to_owned(),
             dns,
             region: std::env::var("CONFORMANCE_REGION").unwrap_or_else(|_| "us-east-1".to_owned()),
@@ -176,6 +174,24 @@ fn free_port() -> anyhow::Result<u16> {
 fn reference_binary() -> anyhow::Result<PathBuf> {
     if let Ok(path) = std::env::var("REFERENCE_SERVER_BIN") {
         return Ok(PathBuf::from(path));
+    }
+    // Under cargo (tests, `cargo run -p conformance`), make sure the binary exists and is current:
+    // the reference server is not a build dependency of this crate.
+    static BUILT: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
+    if let Ok(cargo) = std::env::var("CARGO") {
+        BUILT
+            .get_or_init(|| {
+                let status = Command::new(cargo)
+                    .args(["build", "--quiet", "-p", "reference-server"])
+                    .status();
+                match status {
+                    Ok(status) if status.success() => Ok(()),
+                    Ok(status) => Err(format!("cargo build -p reference-server: {status}")),
+                    Err(error) => Err(format!("cargo build -p reference-server: {error}")),
+                }
+            })
+            .clone()
+            .map_err(anyhow::Error::msg)?;
     }
     // tests run from <target>/<profile>/deps/<test>; cargo builds the workspace's binaries into
     // <target>/<profile>.

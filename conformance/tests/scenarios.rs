@@ -1,61 +1,27 @@
 //! `cargo test -p conformance`: one test per scenario file under `scenarios/`, found at run time
-//! (a new file needs no code), against `CONFORMANCE_TARGET` (default: the reference server).
-//! A scenario whose required capabilities the target lacks is reported as ignored, with why.
+//! (a new file needs no code), against `CONFORMANCE_TARGET` (`reference`, the default, or
+//! `endpoint`), judged with `conformance/expectations/<CONFORMANCE_TARGET_NAME>.yaml`. A scenario
+//! the target lacks a capability for is reported as ignored, with the reason on stderr.
 
-use std::path::{Path, PathBuf};
-
-use conformance::runner::{Outcome, Runner};
-use conformance::scenario::{self, Capability};
-use conformance::target::Target;
+use conformance::suite::{self, Verdict};
 use libtest_mimic::{Arguments, Failed, Trial};
-
-fn scenario_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    let mut entries: Vec<_> = entries.flatten().map(|e| e.path()).collect();
-    entries.sort();
-    for path in entries {
-        if path.is_dir() {
-            scenario_files(&path, out);
-        } else if path.extension().is_some_and(|e| e == "yaml" || e == "yml") {
-            out.push(path);
-        }
-    }
-}
-
-/// The capabilities the target will declare, known before any server starts.
-fn declared() -> Vec<Capability> {
-    match std::env::var("CONFORMANCE_TARGET")
-        .as_deref()
-        .unwrap_or("reference")
-    {
-        "reference" => vec![Capability::Dns, Capability::ActiveHealth, Capability::Cli],
-        _ => std::env::var("CONFORMANCE_CAPABILITIES")
-            .unwrap_or_default()
-            .split(',')
-            .filter_map(|s| Capability::parse(s.trim()))
-            .collect(),
-    }
-}
 
 fn main() {
     let arguments = Arguments::from_args();
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
-    let mut files = Vec::new();
-    scenario_files(&root, &mut files);
-    let capabilities = declared();
-    let trials = files
+    let kind = std::env::var("CONFORMANCE_TARGET").unwrap_or_else(|_| "reference".to_owned());
+    let name = std::env::var("CONFORMANCE_TARGET_NAME").unwrap_or_else(|_| kind.clone());
+    let known = match suite::load_expectations(&suite::expectations_path(&name)) {
+        Ok(known) => known,
+        Err(error) => {
+            eprintln!("cannot read the expectations of {name}: {error:#}");
+            std::process::exit(2);
+        }
+    };
+    let capabilities = suite::declared_capabilities(&kind);
+    let trials = suite::discover(&suite::scenarios_root())
         .into_iter()
-        .map(|path| {
-            let name = path
-                .strip_prefix(&root)
-                .unwrap_or(&path)
-                .with_extension("")
-                .display()
-                .to_string();
-            let parsed = scenario::load(&path);
-            let missing: Vec<&str> = match &parsed {
+        .map(|file| {
+            let missing: Vec<&str> = match conformance::scenario::load(&file.path) {
                 Ok(s) => s
                     .requires
                     .iter()
@@ -64,44 +30,41 @@ fn main() {
                     .collect(),
                 Err(_) => Vec::new(),
             };
-            let ignored = !missing.is_empty();
-            if ignored {
-                eprintln!("skipping {name}: the target lacks {}", missing.join(", "));
+            if !missing.is_empty() {
+                eprintln!(
+                    "skipping {}: target {name} lacks {}",
+                    file.name,
+                    missing.join(", ")
+                );
             }
-            let snapshots = path.parent().map(|dir| {
-                (
-                    dir.join("snapshots"),
-                    path.file_stem()
-                        .map(|s| s.to_string_lossy().into_owned())
-                        .unwrap_or_default(),
-                )
-            });
-            Trial::test(name, move || run(parsed, snapshots)).with_ignored_flag(ignored)
+            let (known, kind, name) = (known.clone(), kind.clone(), name.clone());
+            Trial::test(file.name.clone(), move || run(&file, &known, &kind, &name))
+                .with_ignored_flag(!missing.is_empty())
         })
         .collect();
     libtest_mimic::run(&arguments, trials).exit();
 }
 
 fn run(
-    parsed: anyhow::Result<scenario::Scenario>,
-    snapshots: Option<(PathBuf, String)>,
+    file: &suite::ScenarioFile,
+    known: &[suite::KnownFailure],
+    kind: &str,
+    name: &str,
 ) -> Result<(), Failed> {
-    let scenario = parsed.map_err(|e| Failed::from(format!("{e:#}")))?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .map_err(|e| Failed::from(e.to_string()))?;
-    runtime.block_on(async {
-        let target = Target::from_env().map_err(|e| Failed::from(format!("{e:#}")))?;
-        let mut runner = Runner::new(&target, snapshots);
-        match runner.run(&scenario).await {
-            Ok(Outcome::Passed) => Ok(()),
-            Ok(Outcome::Skipped(why)) => {
-                eprintln!("skipped: {why}");
-                Ok(())
-            }
-            Err(error) => Err(Failed::from(format!("{error:#}"))),
+    match runtime.block_on(suite::run_file(file, known, kind, name)) {
+        Verdict::Passed | Verdict::Skipped { .. } => Ok(()),
+        Verdict::KnownFailure { reason, .. } => {
+            eprintln!("{}: known divergence: {reason}", file.name);
+            Ok(())
         }
-    })
+        Verdict::Failed { message } => Err(Failed::from(message)),
+        Verdict::UnexpectedPass { reason } => Err(Failed::from(format!(
+            "passes, but conformance/expectations/{name}.yaml lists it as a known failure ({reason}): remove the entry"
+        ))),
+    }
 }

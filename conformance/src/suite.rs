@@ -1,0 +1,259 @@
+//! Running scenario files against a target with its expectations: what `cargo test -p
+//! conformance` and `conformance run` share.
+//!
+//! Expectations (`conformance/expectations/<target>.yaml`) list the scenarios a target is known to
+//! fail, each with a reason. They ratchet: a listed scenario that passes fails the run until it is
+//! removed from the list, so the list only ever shrinks to the truth.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::runner::{Outcome, Runner};
+use crate::scenario::{self, Capability};
+use crate::target::Target;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KnownFailure {
+    pub scenario: String,
+    pub reason: String,
+}
+
+pub fn load_expectations(path: &Path) -> anyhow::Result<Vec<KnownFailure>> {
+    if !path.exists() {
+        return Ok(Vec::new());
+    }
+    let text = std::fs::read_to_string(path)?;
+    let document: serde_yaml::Value = serde_yaml::from_str(&text)?;
+    if document.is_null() {
+        return Ok(Vec::new());
+    }
+    Ok(serde_json::from_value(serde_json::to_value(document)?)?)
+}
+
+/// How one scenario ended on one target.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "result", rename_all = "kebab-case")]
+pub enum Verdict {
+    Passed,
+    Failed {
+        message: String,
+    },
+    Skipped {
+        reason: String,
+    },
+    /// Failed, as its expectations entry says it does.
+    KnownFailure {
+        reason: String,
+        message: String,
+    },
+    /// Passed although listed as a known failure: the entry must go (the ratchet).
+    UnexpectedPass {
+        reason: String,
+    },
+}
+
+impl Verdict {
+    pub fn is_ok(&self) -> bool {
+        matches!(
+            self,
+            Verdict::Passed | Verdict::Skipped { .. } | Verdict::KnownFailure { .. }
+        )
+    }
+
+    pub fn label(&self) -> &'static str {
+        match self {
+            Verdict::Passed => "pass",
+            Verdict::Failed { .. } => "FAIL",
+            Verdict::Skipped { .. } => "skip",
+            Verdict::KnownFailure { .. } => "known",
+            Verdict::UnexpectedPass { .. } => "FIXED?",
+        }
+    }
+}
+
+/// A scenario file and its name (its path below `scenarios/`, without extension).
+#[derive(Debug, Clone)]
+pub struct ScenarioFile {
+    pub name: String,
+    pub path: PathBuf,
+}
+
+pub fn scenarios_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios")
+}
+
+pub fn expectations_path(target: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("expectations")
+        .join(format!("{target}.yaml"))
+}
+
+pub fn discover(root: &Path) -> Vec<ScenarioFile> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        let mut paths: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
+        paths.sort();
+        for path in paths {
+            if path.is_dir() {
+                walk(&path, out);
+            } else if path.extension().is_some_and(|e| e == "yaml" || e == "yml") {
+                out.push(path);
+            }
+        }
+    }
+    let mut paths = Vec::new();
+    walk(root, &mut paths);
+    paths
+        .into_iter()
+        .map(|path| ScenarioFile {
+            name: path
+                .strip_prefix(root)
+                .unwrap_or(&path)
+                .with_extension("")
+                .display()
+                .to_string(),
+            path,
+        })
+        .collect()
+}
+
+/// The capabilities a target will declare, known before any server starts.
+pub fn declared_capabilities(kind: &str) -> Vec<Capability> {
+    match kind {
+        "reference" => vec![Capability::Dns, Capability::ActiveHealth, Capability::Cli],
+        _ => std::env::var("CONFORMANCE_CAPABILITIES")
+            .unwrap_or_default()
+            .split(',')
+            .filter_map(|s| Capability::parse(s.trim()))
+            .collect(),
+    }
+}
+
+/// Runs one scenario file on a fresh target (a new reference server, or the endpoint) and judges
+/// the result against the known failures.
+pub async fn run_file(
+    file: &ScenarioFile,
+    known: &[KnownFailure],
+    kind: &str,
+    name: &str,
+) -> Verdict {
+    let known = known.iter().find(|k| k.scenario == file.name);
+    let (kind, name) = (kind.to_owned(), name.to_owned());
+    let file_path = file.path.clone();
+    let outcome = async move {
+        let file = ScenarioFile {
+            name: String::new(),
+            path: file_path,
+        };
+        let scenario = scenario::load(&file.path)?;
+        let target = Target::open(&kind, &name)?;
+        let snapshots = file.path.parent().map(|dir| {
+            (
+                dir.join("snapshots"),
+                file.path
+                    .file_stem()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+            )
+        });
+        // Snapshots record AWS behaviour; only the reference target is compared with them (another
+        // target's divergences belong in its expectations, not in snapshots of its own).
+        let snapshots = if target.name == "reference" {
+            snapshots
+        } else {
+            None
+        };
+        Runner::new(&target, snapshots).run(&scenario).await
+    };
+    // insta reports a snapshot mismatch by panicking; catch it as a failure of this scenario.
+    let result = tokio::task::spawn(outcome).await;
+    let result = match result {
+        Ok(result) => result.map_err(|e| format!("{e:#}")),
+        Err(join) => Err(format!("panicked: {join}")),
+    };
+    match (result, known) {
+        (Ok(Outcome::Skipped(reason)), _) => Verdict::Skipped { reason },
+        (Ok(Outcome::Passed), None) => Verdict::Passed,
+        (Ok(Outcome::Passed), Some(known)) => Verdict::UnexpectedPass {
+            reason: known.reason.clone(),
+        },
+        (Err(message), None) => Verdict::Failed { message },
+        (Err(message), Some(known)) => Verdict::KnownFailure {
+            reason: known.reason.clone(),
+            message,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scenario(dir: &Path, name: &str, body: &str) -> ScenarioFile {
+        let path = dir.join(format!("{name}.yaml"));
+        std::fs::write(&path, body).unwrap();
+        ScenarioFile {
+            name: name.to_owned(),
+            path,
+        }
+    }
+
+    const PASSES: &str = "description: a check that holds\nsteps:\n  - api: { operation: GetNamespace, params: { Id: ns-doesnotexist2345 }, error: NamespaceNotFound }\n";
+    const FAILS: &str = "description: a check that does not hold\nsteps:\n  - api: { operation: GetNamespace, params: { Id: ns-doesnotexist2345 }, error: InvalidInput }\n";
+
+    fn known(name: &str) -> Vec<KnownFailure> {
+        vec![KnownFailure {
+            scenario: name.to_owned(),
+            reason: "listed on purpose".to_owned(),
+        }]
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn the_ratchet_fails_a_listed_scenario_that_passes() {
+        let dir = tempfile::tempdir().unwrap();
+        let passes = scenario(dir.path(), "passes", PASSES);
+        let fails = scenario(dir.path(), "fails", FAILS);
+        let verdict = run_file(&passes, &known("passes"), "reference", "reference").await;
+        assert!(
+            matches!(verdict, Verdict::UnexpectedPass { .. }),
+            "{verdict:?}"
+        );
+        assert!(
+            !verdict.is_ok(),
+            "an unexpected pass fails the run until the entry goes"
+        );
+        let verdict = run_file(&fails, &known("fails"), "reference", "reference").await;
+        assert!(
+            matches!(verdict, Verdict::KnownFailure { .. }) && verdict.is_ok(),
+            "{verdict:?}"
+        );
+        let verdict = run_file(&fails, &[], "reference", "reference").await;
+        assert!(
+            matches!(verdict, Verdict::Failed { .. }) && !verdict.is_ok(),
+            "{verdict:?}"
+        );
+        assert_eq!(
+            run_file(&passes, &[], "reference", "reference").await,
+            Verdict::Passed
+        );
+    }
+
+    #[test]
+    fn expectations_files_reject_unknown_fields() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.yaml");
+        std::fs::write(&path, "- scenario: a\n  reason: b\n").unwrap();
+        assert_eq!(load_expectations(&path).unwrap().len(), 1);
+        std::fs::write(&path, "- scenario: a\n  reasn: typo\n").unwrap();
+        assert!(load_expectations(&path).is_err());
+        assert!(
+            load_expectations(&dir.path().join("absent.yaml"))
+                .unwrap()
+                .is_empty()
+        );
+    }
+}
