@@ -193,14 +193,19 @@ fn reference_binary() -> anyhow::Result<PathBuf> {
             .clone()
             .map_err(anyhow::Error::msg)?;
     }
-    // tests run from <target>/<profile>/deps/<test>; cargo builds the workspace's binaries into
-    // <target>/<profile>.
+    // Tests run from <target>/<profile>/deps/<test>, `cargo run` from <target>/<profile>/<bin>;
+    // cargo builds the workspace's binaries into <target>/<profile>.
     let exe = std::env::current_exe()?;
-    let candidate = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .map(|profile| profile.join("reference-server"))
-        .context("cannot locate the target directory")?;
+    let dir = exe.parent().context("cannot locate the target directory")?;
+    let candidate = [
+        dir.join("reference-server"),
+        dir.parent()
+            .map(|p| p.join("reference-server"))
+            .unwrap_or_default(),
+    ]
+    .into_iter()
+    .find(|path| path.is_file())
+    .unwrap_or_else(|| dir.join("reference-server"));
     if candidate.exists() {
         Ok(candidate)
     } else {
