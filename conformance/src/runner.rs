@@ -31,6 +31,14 @@ impl<'t> Runner<'t> {
     pub fn new(target: &'t Target, snapshots: Option<(PathBuf, String)>) -> Self {
         let mut vars = BTreeMap::new();
         vars.insert("endpoint".to_owned(), target.endpoint.clone());
+        if let Some(port) = target
+            .endpoint
+            .rsplit(':')
+            .next()
+            .filter(|p| p.bytes().all(|b| b.is_ascii_digit()))
+        {
+            vars.insert("api_port".to_owned(), port.to_owned());
+        }
         vars.insert("region".to_owned(), target.region.clone());
         if let Some(dns) = target.dns {
             vars.insert("dns_server".to_owned(), dns.ip().to_string());
@@ -229,6 +237,14 @@ impl<'t> Runner<'t> {
             self.vars
                 .insert(name.clone(), result.stdout.trim().to_owned());
         }
+        if let Some(name) = &step.snapshot {
+            let stdout = serde_json::from_str::<Value>(&result.stdout)
+                .unwrap_or_else(|_| Value::String(result.stdout.trim().to_owned()));
+            self.snapshot(
+                name,
+                &serde_json::json!({ "exit": result.exit, "stdout": stdout }),
+            )?;
+        }
         Ok(())
     }
 
@@ -280,6 +296,15 @@ impl<'t> Runner<'t> {
             && result.soa_ttl != Some(ttl)
         {
             bail!("SOA TTL {:?} in AUTHORITY, expected {ttl}", result.soa_ttl);
+        }
+        if let Some(name) = &step.snapshot {
+            let mut answers = result.answers.clone();
+            answers.sort();
+            let observed = serde_json::json!({
+                "rcode": result.rcode, "authoritative": result.authoritative,
+                "answers": answers, "ttls": result.ttls, "soa_ttl": result.soa_ttl,
+            });
+            self.snapshot(name, &observed)?;
         }
         Ok(())
     }
@@ -392,6 +417,8 @@ pub fn matches(expected: &Value, actual: &Value, path: &str) -> anyhow::Result<(
                 matches(e, a, &format!("{path}[{index}]"))?;
             }
         }
+        // A captured or templated value is a string; it matches the number it was taken from.
+        (Value::String(e), Value::Number(a)) if *e == a.to_string() => {}
         (Value::Number(e), Value::Number(a)) => {
             if e.as_f64() != a.as_f64() {
                 bail!("{path}: {a}, expected {e}");

@@ -101,6 +101,9 @@ pub struct CliStep {
     /// Store the trimmed stdout in this variable.
     #[serde(default)]
     pub capture_stdout: Option<String>,
+    /// Record exit code and stdout (JSON when it parses) as an insta snapshot under this name.
+    #[serde(default)]
+    pub snapshot: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -126,6 +129,9 @@ pub struct DnsStep {
     pub soa_ttl: Option<u32>,
     #[serde(default)]
     pub tcp: bool,
+    /// Record rcode, sorted answers and TTLs as an insta snapshot under this name.
+    #[serde(default)]
+    pub snapshot: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

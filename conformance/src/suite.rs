@@ -29,7 +29,11 @@ pub fn load_expectations(path: &Path) -> anyhow::Result<Vec<KnownFailure>> {
     if document.is_null() {
         return Ok(Vec::new());
     }
-    Ok(serde_json::from_value(serde_json::to_value(document)?)?)
+    let mut known: Vec<KnownFailure> = serde_json::from_value(serde_json::to_value(document)?)?;
+    for entry in &mut known {
+        entry.reason = entry.reason.trim().to_owned();
+    }
+    Ok(known)
 }
 
 /// How one scenario ended on one target.

@@ -1,7 +1,9 @@
 //! `DiscoverInstances` (data plane; SDKs send it to `data-<host>`, and we answer on any host).
-//! Health filter, then QueryParameters (all must match), then OptionalParameters (kept only if
-//! something still matches), then a random order truncated to MaxResults (spec §9). `UNKNOWN`
-//! (probed but not yet checked) counts as healthy, as in DNS.
+//! QueryParameters (all must match), then the health filter, then OptionalParameters (kept only
+//! if something still matches), then a random order truncated to MaxResults (spec §9). The order
+//! of the first two is UNCONFIRMED on AWS; query parameters go first so that HEALTHY_OR_ELSE_ALL
+//! fails open among the instances asked for. `UNKNOWN` (probed but not yet checked) counts as
+//! healthy, as in DNS.
 //! Differs from AWS: no request throttling.
 
 use rand::seq::SliceRandom;
@@ -70,7 +72,20 @@ pub async fn handle(
         &service_name,
         input.owner_account.as_ref(),
     )?;
-    let all: Vec<&Instance> = registry.instances(&service.id).collect();
+    let matches = |instance: &Instance, params: &wire::Map| {
+        params
+            .iter()
+            .all(|(key, value)| instance.attribute(key) == Some(value.as_str()))
+    };
+    let all: Vec<&Instance> = registry
+        .instances(&service.id)
+        .filter(|i| {
+            input
+                .query_parameters
+                .as_ref()
+                .is_none_or(|query| matches(i, query))
+        })
+        .collect();
     let healthy = |i: &&Instance| i.health != HealthStatus::Unhealthy;
     // Without a health check the filter is ignored and every instance is returned (spec §9).
     let mut chosen: Vec<&Instance> = match (&service.health, filter) {
@@ -86,14 +101,6 @@ pub async fn handle(
             }
         }
     };
-    let matches = |instance: &Instance, params: &wire::Map| {
-        params
-            .iter()
-            .all(|(key, value)| instance.attribute(key) == Some(value.as_str()))
-    };
-    if let Some(query) = &input.query_parameters {
-        chosen.retain(|i| matches(i, query));
-    }
     if let Some(optional) = &input.optional_parameters {
         let narrowed: Vec<&Instance> = chosen
             .iter()
