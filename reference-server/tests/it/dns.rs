@@ -6,9 +6,8 @@ use std::net::{IpAddr, SocketAddr};
 use std::str::FromStr;
 
 use aws_sdk_servicediscovery::types::{
-    CustomHealthStatus, DnsConfig, DnsRecord, HealthCheckCustomConfig, PrivateDnsNamespaceChange,
-    PrivateDnsNamespacePropertiesChange, PrivateDnsPropertiesMutableChange,
-    RecordType as CmRecordType, RoutingPolicy, SoaChange,
+    CustomHealthStatus, HealthCheckCustomConfig, PrivateDnsNamespaceChange,
+    RecordType as CmRecordType,
 };
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::{Name, RData, RecordType};
@@ -211,19 +210,7 @@ async fn weighted_answers_exactly_one_healthy_record() {
         .create_service()
         .name("one")
         .namespace_id(&ns)
-        .dns_config(
-            DnsConfig::builder()
-                .routing_policy(RoutingPolicy::Weighted)
-                .dns_records(
-                    DnsRecord::builder()
-                        .r#type(CmRecordType::A)
-                        .ttl(5)
-                        .build()
-                        .unwrap(),
-                )
-                .build()
-                .unwrap(),
-        )
+        .dns_config(crate::fixtures::weighted(&[(CmRecordType::A, 5)]))
         .health_check_custom_config(HealthCheckCustomConfig::builder().build())
         .send()
         .await
@@ -342,15 +329,7 @@ async fn negative_answers_carry_the_namespace_soa() {
         .id(&ns)
         .namespace(
             PrivateDnsNamespaceChange::builder()
-                .properties(
-                    PrivateDnsNamespacePropertiesChange::builder()
-                        .dns_properties(
-                            PrivateDnsPropertiesMutableChange::builder()
-                                .soa(SoaChange::builder().ttl(7).build().unwrap())
-                                .build(),
-                        )
-                        .build(),
-                )
+                .properties(crate::fixtures::private_soa_change(7))
                 .build(),
         )
         .send()
@@ -697,19 +676,7 @@ async fn weighted_cname_services_answer_with_one_cname() {
         .create_service()
         .name("www")
         .namespace_id(&ns)
-        .dns_config(
-            DnsConfig::builder()
-                .routing_policy(RoutingPolicy::Weighted)
-                .dns_records(
-                    DnsRecord::builder()
-                        .r#type(CmRecordType::Cname)
-                        .ttl(30)
-                        .build()
-                        .unwrap(),
-                )
-                .build()
-                .unwrap(),
-        )
+        .dns_config(crate::fixtures::weighted(&[(CmRecordType::Cname, 30)]))
         .send()
         .await
         .unwrap();

@@ -136,3 +136,34 @@ pub async fn register(
         OperationStatus::Success
     );
 }
+
+/// A WEIGHTED DnsConfig with these records.
+pub fn weighted(types: &[(RecordType, i64)]) -> DnsConfig {
+    let mut builder = DnsConfig::builder().routing_policy(RoutingPolicy::Weighted);
+    for (kind, ttl) in types {
+        builder = builder.dns_records(
+            DnsRecord::builder()
+                .r#type(kind.clone())
+                .ttl(*ttl)
+                .build()
+                .unwrap(),
+        );
+    }
+    builder.build().unwrap()
+}
+
+/// The properties change of UpdatePrivateDnsNamespace that sets the SOA TTL.
+pub fn private_soa_change(
+    ttl: i64,
+) -> aws_sdk_servicediscovery::types::PrivateDnsNamespacePropertiesChange {
+    use aws_sdk_servicediscovery::types::{
+        PrivateDnsNamespacePropertiesChange, PrivateDnsPropertiesMutableChange, SoaChange,
+    };
+    PrivateDnsNamespacePropertiesChange::builder()
+        .dns_properties(
+            PrivateDnsPropertiesMutableChange::builder()
+                .soa(SoaChange::builder().ttl(ttl).build().unwrap())
+                .build(),
+        )
+        .build()
+}

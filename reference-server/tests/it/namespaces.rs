@@ -5,8 +5,7 @@ use aws_sdk_servicediscovery::error::ProvideErrorMetadata;
 use aws_sdk_servicediscovery::types::{
     DnsProperties, FilterCondition, HttpNamespaceChange, NamespaceFilter, NamespaceFilterName,
     NamespaceType, OperationStatus, OperationTargetType, OperationType, PrivateDnsNamespaceChange,
-    PrivateDnsNamespaceProperties, PrivateDnsNamespacePropertiesChange,
-    PrivateDnsPropertiesMutable, PrivateDnsPropertiesMutableChange, Soa, SoaChange,
+    PrivateDnsNamespaceProperties, PrivateDnsPropertiesMutable, Soa, SoaChange,
 };
 
 use crate::fixtures::{http_namespace, plain_service, private_namespace, wait_operation};
@@ -248,15 +247,7 @@ async fn update_namespaces_change_description_and_soa_ttl() {
         .namespace(
             PrivateDnsNamespaceChange::builder()
                 .description("changed")
-                .properties(
-                    PrivateDnsNamespacePropertiesChange::builder()
-                        .dns_properties(
-                            PrivateDnsPropertiesMutableChange::builder()
-                                .soa(SoaChange::builder().ttl(5).build().unwrap())
-                                .build(),
-                        )
-                        .build(),
-                )
+                .properties(crate::fixtures::private_soa_change(5))
                 .build(),
         )
         .send()
