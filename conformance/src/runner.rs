@@ -197,6 +197,7 @@ impl<'t> Runner<'t> {
         settings.set_prepend_module_to_snapshot(false);
         settings.set_omit_expression(true);
         let snapshot_name = format!("{scenario}__{name}");
+        crate::suite::note_snapshot(&directory.join(format!("{snapshot_name}.snap")));
         settings.bind(|| insta::assert_json_snapshot!(snapshot_name, redacted));
         Ok(())
     }

@@ -84,12 +84,56 @@ pub struct ScenarioFile {
     pub path: PathBuf,
 }
 
+static REFERENCED: std::sync::Mutex<std::collections::BTreeSet<PathBuf>> =
+    std::sync::Mutex::new(std::collections::BTreeSet::new());
+
+/// Records that a run used this snapshot file.
+pub fn note_snapshot(path: &Path) {
+    if let Ok(mut referenced) = REFERENCED.lock() {
+        referenced.insert(path.to_path_buf());
+    }
+}
+
+/// Snapshot files under `root` that no scenario of this run used (meaningful after a full run).
+pub fn unreferenced_snapshots(root: &Path) -> Vec<PathBuf> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for path in entries.flatten().map(|e| e.path()) {
+            if path.is_dir() {
+                walk(&path, out);
+            } else if path.extension().is_some_and(|e| e == "snap") {
+                out.push(path);
+            }
+        }
+    }
+    let mut files = Vec::new();
+    walk(root, &mut files);
+    let canonical = |p: &Path| p.canonicalize().unwrap_or_else(|_| p.to_path_buf());
+    let referenced: std::collections::BTreeSet<PathBuf> = REFERENCED
+        .lock()
+        .map(|set| set.iter().map(|p| canonical(p)).collect())
+        .unwrap_or_default();
+    files
+        .into_iter()
+        .filter(|file| !referenced.contains(&canonical(file)))
+        .collect()
+}
+
+/// This crate's directory: cargo's run-time `CARGO_MANIFEST_DIR` (right even when the build was
+/// reused from another checkout through a shared target directory), else the compile-time one.
+fn crate_dir() -> PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from)
+}
+
 pub fn scenarios_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios")
+    crate_dir().join("../scenarios")
 }
 
 pub fn expectations_path(target: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+    crate_dir()
         .join("expectations")
         .join(format!("{target}.yaml"))
 }

@@ -42,7 +42,24 @@ fn main() {
                 .with_ignored_flag(!missing.is_empty())
         })
         .collect();
-    libtest_mimic::run(&arguments, trials).exit();
+    let full_run = arguments.filter.is_none()
+        && arguments.skip.is_empty()
+        && !arguments.list
+        && kind == "reference";
+    let conclusion = libtest_mimic::run(&arguments, trials);
+    // Snapshots are compared on the reference target; after a full run, every snapshot file must
+    // have been used, or a renamed or removed step left a stale one behind.
+    if full_run && !conclusion.has_failed() {
+        let stale = suite::unreferenced_snapshots(&suite::scenarios_root());
+        if !stale.is_empty() {
+            for path in &stale {
+                eprintln!("unreferenced snapshot: {}", path.display());
+            }
+            eprintln!("remove the snapshot files no scenario step records");
+            std::process::exit(1);
+        }
+    }
+    conclusion.exit();
 }
 
 fn run(
