@@ -56,7 +56,7 @@ pub struct DnsConfig {
     pub regions: RegionPolicy,
 }
 
-/// Bound DNS sockets: per address, `udp_workers` UDP sockets sharing the port and one TCP
+/// Bound DNS sockets: per address, one UDP socket (a handle per worker thread) and one TCP
 /// listener. Binding is separate from serving so tests (and `main`) can bind port 0 and learn
 /// the port.
 pub struct Sockets {
@@ -129,25 +129,28 @@ fn tcp_listener(address: SocketAddr) -> std::io::Result<std::net::TcpListener> {
     Ok(tcp.into())
 }
 
+/// One UDP socket, bound exclusively (no SO_REUSEPORT: a second server on the same port must fail
+/// with "address in use", never silently share the queries), read by `count` worker threads
+/// through duplicated handles.
 fn udp_sockets(address: SocketAddr, count: usize) -> std::io::Result<Vec<UdpSocket>> {
-    (0..count).map(|_| udp_socket(address)).collect()
-}
-
-fn udp_socket(address: SocketAddr) -> std::io::Result<UdpSocket> {
     let socket = Socket::new(
         Domain::for_address(address),
         Type::DGRAM,
         Some(Protocol::UDP),
     )?;
-    socket.set_reuse_address(true)?;
-    socket.set_reuse_port(true)?;
     if address.is_ipv6() {
         socket.set_only_v6(true)?;
     }
     // Room for bursts: a full queue drops queries.
     let _ = socket.set_recv_buffer_size(4 << 20);
     socket.bind(&address.into())?;
-    Ok(socket.into())
+    let socket: UdpSocket = socket.into();
+    let mut sockets = Vec::with_capacity(count);
+    for _ in 1..count {
+        sockets.push(socket.try_clone()?);
+    }
+    sockets.push(socket);
+    Ok(sockets)
 }
 
 /// Starts serving: registers the index as a store follower, spawns the UDP worker threads and the
@@ -253,6 +256,20 @@ mod tests {
                 "10.0.0.2:53".parse().unwrap(),
                 "[fe80::1]:53".parse().unwrap()
             ]
+        );
+    }
+
+    #[test]
+    fn a_second_server_cannot_share_a_dns_port() {
+        let first = Sockets::bind(&["127.0.0.1:0".parse().unwrap()], 2).unwrap();
+        let taken = first.addresses()[0];
+        let second = Sockets::bind(&[taken], 2).unwrap_err();
+        assert_eq!(second.kind(), std::io::ErrorKind::AddrInUse);
+        // Two workers read the one socket.
+        assert_eq!(first.udp.len(), 2);
+        assert_eq!(
+            first.udp[0].local_addr().unwrap(),
+            first.udp[1].local_addr().unwrap()
         );
     }
 

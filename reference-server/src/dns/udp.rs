@@ -1,5 +1,5 @@
-//! UDP: one blocking thread per socket, all sockets of an address bound with SO_REUSEPORT so the
-//! kernel spreads clients over them. Per query: one `recvfrom`, one lock-free index load, one
+//! UDP: blocking worker threads reading one socket per address (the kernel hands each datagram to
+//! one waiting thread). Per query: one `recvfrom`, one lock-free index load, one
 //! `sendto` — no allocation, no async machinery on the hot path (hickory-server's tokio path cost
 //! 29 µs of CPU per query on this machine; see ci/bench-dns.sh).
 
