@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::sync::mpsc;
 
 use parking_lot::{RwLock, RwLockReadGuard};
-use tokio::sync::{broadcast, oneshot};
+use tokio::sync::oneshot;
 
 pub use registry::{Change, Registry, RegistrySizes};
 pub use sqlite::Durability;
@@ -84,7 +84,6 @@ struct Shared {
     registry: Arc<RwLock<Registry>>,
     followers: Followers,
     jobs: mpsc::Sender<Job>,
-    feed: broadcast::Sender<Arc<[Change]>>,
 }
 
 impl Store {
@@ -108,12 +107,10 @@ impl Store {
         };
         let registry = Arc::new(RwLock::new(sqlite::load(&conn)?));
         let (jobs, receiver) = mpsc::channel::<Job>();
-        let (feed, _) = broadcast::channel(1024);
         let followers: Followers = Arc::default();
         let writer = Writer {
             registry: Arc::clone(&registry),
             followers: Arc::clone(&followers),
-            feed: feed.clone(),
             checkpoint,
         };
         std::thread::Builder::new()
@@ -128,7 +125,6 @@ impl Store {
                 registry,
                 followers,
                 jobs,
-                feed,
             }),
         })
     }
@@ -145,11 +141,6 @@ impl Store {
         follower.rebuild(&registry);
         self.shared.followers.lock().push(follower);
         drop(registry);
-    }
-
-    /// Committed change batches, in commit order, for followers such as DNS and health checks.
-    pub fn subscribe(&self) -> broadcast::Receiver<Arc<[Change]>> {
-        self.shared.feed.subscribe()
     }
 
     /// Runs `decide` on the writer thread against the current registry; if it returns changes,
@@ -193,7 +184,6 @@ impl Store {
 struct Writer {
     registry: Arc<RwLock<Registry>>,
     followers: Followers,
-    feed: broadcast::Sender<Arc<[Change]>>,
     /// Tells the checkpointer there is new WAL to fold into the database file.
     checkpoint: Option<mpsc::SyncSender<()>>,
 }
@@ -303,9 +293,6 @@ impl Writer {
                     }
                 }
                 drop(guard);
-                if !committed.is_empty() && self.feed.receiver_count() > 0 {
-                    let _ = self.feed.send(committed.into());
-                }
                 for complete in completions {
                     complete(Ok(()));
                 }

@@ -298,12 +298,6 @@ impl Registry {
         self.instances.get(service).map_or(0, BTreeMap::len)
     }
 
-    pub fn instance_count_in_namespace(&self, namespace: &NamespaceId) -> usize {
-        self.services_in_namespace(namespace)
-            .map(|service| self.instance_count_of(&service.id))
-            .sum()
-    }
-
     pub fn operation(&self, region: &Region, id: &OperationId) -> Option<&Operation> {
         self.operations.get(id).filter(|op| &op.region == region)
     }

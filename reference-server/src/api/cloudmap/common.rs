@@ -1,8 +1,6 @@
 //! What the Cloud Map operations share: the request context, id-or-ARN resolution, pagination
 //! tokens, model → wire conversions, and building asynchronous operations.
 
-use rand::Rng;
-
 use super::wire;
 use crate::api::AppState;
 use crate::api::error::ApiError;
@@ -301,8 +299,4 @@ pub fn namespaces_clash(
         a_name == b_name
     };
     same_name && (a_kind == b_kind || (a_kind.is_dns() && b_kind.is_dns()))
-}
-
-pub fn random_seed() -> u64 {
-    rand::rng().random()
 }
