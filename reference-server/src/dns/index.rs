@@ -645,80 +645,77 @@ impl Follower for DnsFollower {
         // Services in zones that were not rebuilt whole: replace just their nodes, re-encoding
         // only the instances that changed unless the service itself did.
         let mut edited: HashMap<Box<[u8]>, Zone> = HashMap::new();
-        for id in services.keys() {
-            let old_location = places.service_location.get(id).cloned();
+        for (id, touched) in &services {
             let service = registry.service_by_id(id);
-            let new_zone_key =
+            let zone_key =
                 service.and_then(|s| places.zone_of_namespace.get(&s.namespace_id).cloned());
-            if let Some((zone_key, service_key)) = &old_location
-                && (!zone_keys.contains(zone_key) && Some(zone_key) != new_zone_key.as_ref()
-                    || service.is_none())
-                && let Some(zone) = zones.get(zone_key)
+            if zone_key.as_ref().is_some_and(|key| zone_keys.contains(key)) {
+                continue; // its zone was rebuilt whole above
+            }
+            // Take the service's old node out of its zone; it goes back in below if it still
+            // has records.
+            if let Some((old_zone, old_key)) = places.service_location.remove(id)
+                && !zone_keys.contains(&old_zone)
+                && let Some(zone) = zones.get(&old_zone)
             {
                 edited
-                    .entry(zone_key.clone())
+                    .entry(old_zone)
                     .or_insert_with(|| (**zone).clone())
                     .services
-                    .remove(service_key);
+                    .remove(&old_key);
             }
-            let (Some(service), Some(zone_key)) = (service, new_zone_key) else {
-                places.service_location.remove(id);
+            let (Some(service), Some(zone_key)) = (service, zone_key) else {
                 places.states.remove(id);
                 continue;
             };
-            if zone_keys.contains(&zone_key) {
-                continue; // rebuilt whole above
-            }
-            let Some(zone) = zones.get(&zone_key) else {
-                continue;
-            };
             let Some(apex) = registry
-                .namespace_by_id(&zone.namespace_id)
+                .namespace_by_id(&service.namespace_id)
                 .and_then(|ns| name::to_wire(&ns.name))
             else {
                 continue;
             };
-            let same_shape = places
-                .states
-                .get(id)
-                .is_some_and(|state| state.shape == Shape::of(service));
-            if same_shape {
-                if let (Some(state), Some(shape)) =
-                    (places.states.get_mut(id), ServiceShape::of(service, &apex))
-                {
-                    for instance_id in &services[id].instances {
-                        state.remove(instance_id);
-                        if let Some(instance) = registry.instance(id, instance_id) {
-                            state.add(instance_id, shape.encode(instance));
+            let state = match places.states.get_mut(id) {
+                Some(state) if state.shape == Shape::of(service) => {
+                    if let Some(shape) = ServiceShape::of(service, &apex) {
+                        for instance_id in &touched.instances {
+                            state.remove(instance_id);
+                            if let Some(instance) = registry.instance(id, instance_id) {
+                                state.add(instance_id, shape.encode(instance));
+                            }
                         }
                     }
+                    Some(&*state)
                 }
-            } else {
-                match ServiceState::build(registry, service, &apex) {
-                    Some(state) => places.states.insert(id.clone(), state),
-                    None => places.states.remove(id),
-                };
-            }
-            let zone = edited
-                .entry(zone_key.clone())
-                .or_insert_with(|| (**zone).clone());
-            if let Some((_, service_key)) = &old_location {
-                zone.services.remove(service_key);
-            }
-            places.service_location.remove(id);
-            let Some(key) = name::to_wire(&service.name).map(|wire| name::key(&wire)) else {
+                _ => match ServiceState::build(registry, service, &apex) {
+                    Some(state) => Some(
+                        &*places
+                            .states
+                            .entry(id.clone())
+                            .insert_entry(state)
+                            .into_mut(),
+                    ),
+                    None => {
+                        places.states.remove(id);
+                        None
+                    }
+                },
+            };
+            let node = state
+                .filter(|state| state.node.has_records())
+                .map(|state| Arc::new(state.node.clone()));
+            let (Some(key), Some(base)) = (
+                name::to_wire(&service.name).map(|wire| name::key(&wire)),
+                zones.get(&zone_key),
+            ) else {
                 continue;
             };
-            places
-                .service_location
-                .insert(id.clone(), (zone_key.clone(), key.clone()));
-            if let Some(state) = places
-                .states
-                .get(id)
-                .filter(|state| state.node.has_records())
-            {
-                zone.services.insert(key, Arc::new(state.node.clone()));
+            let zone = edited
+                .entry(zone_key.clone())
+                .or_insert_with(|| (**base).clone());
+            if let Some(node) = node {
+                zone.services.insert(key.clone(), node);
             }
+            places.service_location.insert(id.clone(), (zone_key, key));
         }
         for (key, mut zone) in edited {
             zone.ancestors = zone_ancestors(&zone.services);

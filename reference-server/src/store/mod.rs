@@ -284,10 +284,10 @@ impl Writer {
         })();
         match outcome {
             Ok(()) => {
-                if let Some(tick) = &self.checkpoint {
-                    let _ = tick.try_send(());
-                }
                 if !committed.is_empty() {
+                    if let Some(tick) = &self.checkpoint {
+                        let _ = tick.try_send(());
+                    }
                     for follower in self.followers.lock().iter() {
                         follower.apply(&guard, &committed);
                     }
