@@ -181,33 +181,17 @@ impl Checker {
                 self.states.remove(&key);
                 continue;
             };
-            let unchanged = self.states.get(&key).is_some_and(|state| {
-                (
-                    state.target.kind,
-                    state.target.address,
-                    &state.target.path,
-                    state.target.threshold,
-                    state.target.registered,
-                ) == (
-                    target.kind,
-                    target.address,
-                    &target.path,
-                    target.threshold,
-                    target.registered,
-                )
-            });
+            let unchanged = self
+                .states
+                .get(&key)
+                .is_some_and(|state| state.target.same_probe(&target));
             if unchanged {
                 continue;
             }
             self.generation += 1;
-            let jitter = Duration::from_micros(
-                rand::rng().random_range(0..=interval.as_micros().min(u128::from(u64::MAX)) as u64),
-            );
-            self.due.push(Reverse((
-                now + jitter.min(interval),
-                self.generation,
-                key.clone(),
-            )));
+            let jitter = interval.mul_f64(rand::rng().random::<f64>());
+            self.due
+                .push(Reverse((now + jitter, self.generation, key.clone())));
             let status = target.status;
             self.states.insert(
                 key,

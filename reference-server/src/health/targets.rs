@@ -29,6 +29,26 @@ pub struct Target {
     pub status: HealthStatus,
 }
 
+impl Target {
+    /// The same check of the same registration: everything but the status it last recorded
+    /// (which the checker's own writes change).
+    pub fn same_probe(&self, other: &Target) -> bool {
+        (
+            self.kind,
+            self.address,
+            &self.path,
+            self.threshold,
+            self.registered,
+        ) == (
+            other.kind,
+            other.address,
+            &other.path,
+            other.threshold,
+            other.registered,
+        )
+    }
+}
+
 #[derive(Default)]
 pub struct Targets {
     state: Mutex<State>,
@@ -137,10 +157,7 @@ impl Follower for Targets {
                         .and_then(|s| target(s, instance));
                     // Our own status writes come back here: keep probing the same target.
                     let same = match (state.targets.get(&key), &fresh) {
-                        (Some(a), Some(b)) => {
-                            (a.kind, a.address, &a.path, a.threshold, a.registered)
-                                == (b.kind, b.address, &b.path, b.threshold, b.registered)
-                        }
+                        (Some(a), Some(b)) => a.same_probe(b),
                         (None, None) => true,
                         _ => false,
                     };
