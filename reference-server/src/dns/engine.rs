@@ -28,6 +28,8 @@ const RCODE_NXDOMAIN: u8 = 3;
 const RCODE_NOTIMP: u8 = 4;
 const RCODE_REFUSED: u8 = 5;
 
+/// The TTL of the apex NS record (Route 53's default for its NS records).
+const NS_TTL: u32 = 172_800;
 /// Multivalue answers carry at most eight records (Route 53's rule).
 const MAX_MULTIVALUE: usize = 8;
 /// What we advertise in EDNS (the DNS flag day 2020 value).
@@ -424,7 +426,7 @@ fn answer(
     if relative.is_empty() {
         match query.qtype {
             TYPE_SOA | TYPE_ANY => writer.rr(0, qname, TYPE_SOA, zone.soa_ttl, &zone.soa_rdata),
-            TYPE_NS => writer.rr(0, qname, TYPE_NS, zone.soa_ttl.max(172_800), &zone.ns_rdata),
+            TYPE_NS => writer.rr(0, qname, TYPE_NS, NS_TTL, &zone.ns_rdata),
             _ => negative(&mut writer, zone),
         }
         writer.finish(query.question_end, true, 0);
