@@ -96,20 +96,7 @@ pub fn note_snapshot(path: &Path) {
 
 /// Snapshot files under `root` that no scenario of this run used (meaningful after a full run).
 pub fn unreferenced_snapshots(root: &Path) -> Vec<PathBuf> {
-    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-        let Ok(entries) = std::fs::read_dir(dir) else {
-            return;
-        };
-        for path in entries.flatten().map(|e| e.path()) {
-            if path.is_dir() {
-                walk(&path, out);
-            } else if path.extension().is_some_and(|e| e == "snap") {
-                out.push(path);
-            }
-        }
-    }
-    let mut files = Vec::new();
-    walk(root, &mut files);
+    let files = files_below(root, &["snap"]);
     let canonical = |p: &Path| p.canonicalize().unwrap_or_else(|_| p.to_path_buf());
     let referenced: std::collections::BTreeSet<PathBuf> = REFERENCED
         .lock()
@@ -138,8 +125,9 @@ pub fn expectations_path(target: &str) -> PathBuf {
         .join(format!("{target}.yaml"))
 }
 
-pub fn discover(root: &Path) -> Vec<ScenarioFile> {
-    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+/// Files below `root` with one of `extensions`, in path order.
+fn files_below(root: &Path, extensions: &[&str]) -> Vec<PathBuf> {
+    fn walk(dir: &Path, extensions: &[&str], out: &mut Vec<PathBuf>) {
         let Ok(entries) = std::fs::read_dir(dir) else {
             return;
         };
@@ -147,15 +135,22 @@ pub fn discover(root: &Path) -> Vec<ScenarioFile> {
         paths.sort();
         for path in paths {
             if path.is_dir() {
-                walk(&path, out);
-            } else if path.extension().is_some_and(|e| e == "yaml" || e == "yml") {
+                walk(&path, extensions, out);
+            } else if path
+                .extension()
+                .is_some_and(|e| extensions.iter().any(|x| e == *x))
+            {
                 out.push(path);
             }
         }
     }
-    let mut paths = Vec::new();
-    walk(root, &mut paths);
-    paths
+    let mut out = Vec::new();
+    walk(root, extensions, &mut out);
+    out
+}
+
+pub fn discover(root: &Path) -> Vec<ScenarioFile> {
+    files_below(root, &["yaml", "yml"])
         .into_iter()
         .map(|path| ScenarioFile {
             name: path
@@ -170,14 +165,10 @@ pub fn discover(root: &Path) -> Vec<ScenarioFile> {
 }
 
 /// The capabilities a target will declare, known before any server starts.
-pub fn declared_capabilities(kind: &str) -> Vec<Capability> {
+pub fn declared_capabilities(kind: &str) -> anyhow::Result<Vec<Capability>> {
     match kind {
-        "reference" => vec![Capability::Dns, Capability::ActiveHealth, Capability::Cli],
-        _ => std::env::var("CONFORMANCE_CAPABILITIES")
-            .unwrap_or_default()
-            .split(',')
-            .filter_map(|s| Capability::parse(s.trim()))
-            .collect(),
+        "reference" => Ok(crate::target::REFERENCE_CAPABILITIES.to_vec()),
+        _ => crate::target::endpoint_capabilities(),
     }
 }
 

@@ -14,6 +14,21 @@ use anyhow::{Context, bail};
 
 use crate::scenario::Capability;
 
+/// What the reference server supports.
+pub const REFERENCE_CAPABILITIES: [Capability; 3] =
+    [Capability::Dns, Capability::ActiveHealth, Capability::Cli];
+
+/// What an endpoint target declares in `CONFORMANCE_CAPABILITIES` (comma-separated); an unknown
+/// name is an error, not silently dropped.
+pub fn endpoint_capabilities() -> anyhow::Result<Vec<Capability>> {
+    std::env::var("CONFORMANCE_CAPABILITIES")
+        .unwrap_or_default()
+        .split(',')
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| Capability::parse(s.trim()).with_context(|| format!("unknown capability {s:?}")))
+        .collect()
+}
+
 pub struct Target {
     pub name: String,
     pub endpoint: String,
@@ -66,14 +81,7 @@ impl Target {
             .map(|v| v.parse())
             .transpose()
             .context("CONFORMANCE_DNS")?;
-        let capabilities = std::env::var("CONFORMANCE_CAPABILITIES")
-            .unwrap_or_default()
-            .split(',')
-            .filter(|s| !s.trim().is_empty())
-            .map(|s| {
-                Capability::parse(s.trim()).with_context(|| format!("unknown capability {s:?}"))
-            })
-            .collect::<anyhow::Result<_>>()?;
+        let capabilities = endpoint_capabilities()?;
         Ok(Target {
             name: "endpoint".to_owned(),
             endpoint: endpoint.trim_end_matches('/').to_owned(),
@@ -112,7 +120,7 @@ impl Target {
             endpoint: format!("http://127.0.0.1:{api}"),
             dns: Some(dns),
             region: "us-east-1".to_owned(),
-            capabilities: vec![Capability::Dns, Capability::ActiveHealth, Capability::Cli],
+            capabilities: REFERENCE_CAPABILITIES.to_vec(),
             process: Some(child),
         };
         target.wait_ready()?;

@@ -17,7 +17,13 @@ fn main() {
             std::process::exit(2);
         }
     };
-    let capabilities = suite::declared_capabilities(&kind);
+    let capabilities = match suite::declared_capabilities(&kind) {
+        Ok(capabilities) => capabilities,
+        Err(error) => {
+            eprintln!("{error:#}");
+            std::process::exit(2);
+        }
+    };
     let trials = suite::discover(&suite::scenarios_root())
         .into_iter()
         .map(|file| {
