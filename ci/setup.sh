@@ -21,6 +21,10 @@ apt_install() {
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
+# Debian's system Python refuses pip installs (PEP 668); this machine's own tools go there on
+# purpose. (A pyenv Python ignores the setting.)
+export PIP_BREAK_SYSTEM_PACKAGES=1
+
 # The real aws CLI drives the seed document's commands in the tests.
 if ! command -v aws >/dev/null 2>&1; then
   log "installing the aws CLI (v1, from PyPI)"
@@ -37,5 +41,10 @@ fi
 command -v dig >/dev/null 2>&1 || apt_install dnsutils
 command -v curl >/dev/null 2>&1 || apt_install curl
 
-rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy rustfmt
+if command -v rustup >/dev/null 2>&1; then
+  installed=$(rustup component list --installed 2>/dev/null || true)
+  for component in clippy rustfmt; do
+    grep -q "^$component" <<<"$installed" || rustup component add "$component"
+  done
+fi
 log "ready"

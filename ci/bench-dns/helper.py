@@ -57,9 +57,8 @@ def v6(n, i):
 # ---------------------------------------------------------------------------------------------
 # A minimal HTTP/1.1 keep-alive client with optional pipelining (axum/hyper answers pipelined
 # requests in order). Much cheaper per request than http.client, which matters when Python and
-# the server share 2 cores while loading a million instances. Pipelining is off by default: the
-# server's API sockets do not set TCP_NODELAY, so every response after the first of a pipelined
-# burst waits ~40 ms for the client's delayed ACK (Nagle); several connections do better.
+# the server share 2 cores while loading a million instances. Pipelining is off by default; the
+# loader uses several keep-alive connections instead.
 
 class Api:
     def __init__(self, port, timeout=60.0):

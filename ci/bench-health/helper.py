@@ -339,12 +339,10 @@ def probe_counters(api):
     def pick(name, label):
         vals = [v for (n, l), v in m.items() if n == name and label in l]
         return sum(vals) if vals else None
-    return (pick("cloudmap_health_probes_total", 'result="ok"'),
-            pick("cloudmap_health_probes_total", 'result="fail'),
-            pick("cloudmap_health_changes_total", 'to="HEALTHY"') or
-            pick("cloudmap_health_changes_total", 'to="healthy"'),
-            pick("cloudmap_health_changes_total", 'to="UNHEALTHY"') or
-            pick("cloudmap_health_changes_total", 'to="unhealthy"'))
+    return (pick("cloudmap_health_probes_total", 'result="success"'),
+            pick("cloudmap_health_probes_total", 'result="failure"'),
+            pick("cloudmap_health_changes_total", 'to="HEALTHY"'),
+            pick("cloudmap_health_changes_total", 'to="UNHEALTHY"'))
 
 
 def stub_requests(port):
