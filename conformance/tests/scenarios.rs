@@ -51,6 +51,7 @@ fn main() {
     let full_run = arguments.filter.is_none()
         && arguments.skip.is_empty()
         && !arguments.list
+        && !arguments.ignored
         && kind == "reference";
     let conclusion = libtest_mimic::run(&arguments, trials);
     // Snapshots are compared on the reference target; after a full run, every snapshot file must

@@ -380,7 +380,7 @@ async fn the_revision_moves_on_registration_but_not_on_health_changes() {
         .send()
         .await
         .unwrap();
-    crate::fixtures::wait_operation(client, op.operation_id().unwrap()).await;
+    crate::fixtures::succeed(client, op.operation_id().unwrap()).await;
     let after = client
         .discover_instances_revision()
         .namespace_name("rev.local")
@@ -389,4 +389,16 @@ async fn the_revision_moves_on_registration_but_not_on_health_changes() {
         .await
         .unwrap();
     assert!(after.instances_revision() > before.instances_revision());
+    register(client, &svc, "b", "10.0.0.2", &[]).await;
+    let registered = client
+        .discover_instances_revision()
+        .namespace_name("rev.local")
+        .service_name("web")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        registered.instances_revision() > after.instances_revision(),
+        "a registration moves it too"
+    );
 }

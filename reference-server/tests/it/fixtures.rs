@@ -25,6 +25,29 @@ pub async fn wait_operation(client: &Client, operation_id: &str) -> OperationSta
     .await
 }
 
+/// Waits for an operation and asserts that it succeeded.
+pub async fn succeed(client: &Client, operation_id: &str) {
+    assert_eq!(
+        wait_operation(client, operation_id).await,
+        OperationStatus::Success,
+        "operation {operation_id}"
+    );
+}
+
+/// The namespace a CREATE_NAMESPACE operation made, once it succeeded.
+pub async fn namespace_of(client: &Client, operation_id: &str) -> String {
+    succeed(client, operation_id).await;
+    let op = client
+        .get_operation()
+        .operation_id(operation_id)
+        .send()
+        .await
+        .unwrap();
+    op.operation().unwrap().targets().unwrap()
+        [&aws_sdk_servicediscovery::types::OperationTargetType::Namespace]
+        .clone()
+}
+
 /// Creates a private DNS namespace and returns its id once the operation succeeded.
 pub async fn private_namespace(client: &Client, name: &str) -> String {
     let op = client
@@ -34,20 +57,17 @@ pub async fn private_namespace(client: &Client, name: &str) -> String {
         .send()
         .await
         .unwrap();
-    let op_id = op.operation_id().unwrap().to_owned();
-    assert_eq!(
-        wait_operation(client, &op_id).await,
-        OperationStatus::Success
-    );
+    namespace_of(client, op.operation_id().unwrap()).await
+}
+
+pub async fn public_namespace(client: &Client, name: &str) -> String {
     let op = client
-        .get_operation()
-        .operation_id(&op_id)
+        .create_public_dns_namespace()
+        .name(name)
         .send()
         .await
         .unwrap();
-    op.operation().unwrap().targets().unwrap()
-        [&aws_sdk_servicediscovery::types::OperationTargetType::Namespace]
-        .clone()
+    namespace_of(client, op.operation_id().unwrap()).await
 }
 
 pub async fn http_namespace(client: &Client, name: &str) -> String {
@@ -57,20 +77,7 @@ pub async fn http_namespace(client: &Client, name: &str) -> String {
         .send()
         .await
         .unwrap();
-    let op_id = op.operation_id().unwrap().to_owned();
-    assert_eq!(
-        wait_operation(client, &op_id).await,
-        OperationStatus::Success
-    );
-    let op = client
-        .get_operation()
-        .operation_id(&op_id)
-        .send()
-        .await
-        .unwrap();
-    op.operation().unwrap().targets().unwrap()
-        [&aws_sdk_servicediscovery::types::OperationTargetType::Namespace]
-        .clone()
+    namespace_of(client, op.operation_id().unwrap()).await
 }
 
 pub fn records(types: &[(RecordType, i64)]) -> DnsConfig {

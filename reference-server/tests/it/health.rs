@@ -170,11 +170,11 @@ async fn failure_threshold_is_honoured_exactly_in_both_directions() {
         &[("AWS_INSTANCE_PORT", &up.address.port().to_string())],
     )
     .await;
-    assert_eq!(
-        status_of(&server, &svc, "i-1").await,
-        "UNKNOWN",
-        "not probed yet"
-    );
+    // Until its first probe (started at a random point of the interval) it is UNKNOWN.
+    let before = status_of(&server, &svc, "i-1").await;
+    if up.probes.load(Ordering::SeqCst) == 0 {
+        assert_eq!(before, "UNKNOWN", "not probed yet");
+    }
     wait_status(&server, &svc, "i-1", "HEALTHY").await;
     up.status.store(500, Ordering::SeqCst);
     // Two failures are not enough...
@@ -199,7 +199,7 @@ async fn failure_threshold_is_honoured_exactly_in_both_directions() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_failing_backend_leaves_dns_and_discovery_within_the_threshold() {
+async fn a_failing_backend_leaves_dns_and_discovery() {
     let server = TestServer::start(&["--health-interval", INTERVAL]).await;
     let svc = checked_service(&server, "fail.local", HealthCheckType::Http, 1).await;
     let (a, b) = (endpoint(false).await, endpoint_on("127.0.0.2", false).await);
@@ -382,7 +382,7 @@ async fn probing_stops_when_the_instance_goes_away() {
         .send()
         .await
         .unwrap();
-    crate::fixtures::wait_operation(&server.client, op.operation_id().unwrap()).await;
+    crate::fixtures::succeed(&server.client, op.operation_id().unwrap()).await;
     // Watch a second, busy instance for ten intervals; the deregistered one must get nothing.
     let other = endpoint(false).await;
     register(
@@ -403,7 +403,7 @@ async fn probing_stops_when_the_instance_goes_away() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn custom_health_waits_out_the_propagation_delay() {
-    let server = TestServer::start(&["--custom-health-delay", "300ms"]).await;
+    let server = TestServer::start(&["--custom-health-delay", "2s"]).await;
     let ns = private_namespace(&server.client, "delay.local").await;
     let svc = custom_health_service(&server.client, &ns, "web").await;
     register(&server.client, &svc, "i-1", "10.0.0.1", &[]).await;

@@ -2,9 +2,7 @@
 //! revision, listing, custom health and health status reporting.
 
 use aws_sdk_servicediscovery::error::ProvideErrorMetadata;
-use aws_sdk_servicediscovery::types::{
-    CustomHealthStatus, HealthCheckCustomConfig, OperationStatus, RecordType,
-};
+use aws_sdk_servicediscovery::types::{CustomHealthStatus, OperationStatus, RecordType};
 
 use crate::fixtures::{
     custom_health_service, plain_service, private_namespace, records, register, wait_operation,
@@ -171,7 +169,7 @@ async fn re_registration_replaces_attributes_and_bumps_the_revision() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_registration_in_progress_makes_a_second_one_a_duplicate_request() {
-    let server = TestServer::start(&["--operation-delay", "500ms"]).await;
+    let server = TestServer::start(&["--operation-delay", "2s"]).await;
     let client = &server.client;
     let ns = private_namespace(client, "dup.local").await;
     let svc = plain_service(client, &ns, "svc").await;
@@ -354,5 +352,4 @@ async fn custom_health_updates_on_other_services_are_custom_health_not_found() {
         "UNKNOWN",
         "no health check: UNKNOWN"
     );
-    let _ = HealthCheckCustomConfig::builder().build();
 }

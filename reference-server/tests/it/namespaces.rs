@@ -3,8 +3,8 @@
 
 use aws_sdk_servicediscovery::error::ProvideErrorMetadata;
 use aws_sdk_servicediscovery::types::{
-    DnsProperties, FilterCondition, HttpNamespaceChange, NamespaceFilter, NamespaceFilterName,
-    NamespaceType, OperationStatus, OperationTargetType, OperationType, PrivateDnsNamespaceChange,
+    FilterCondition, HttpNamespaceChange, NamespaceFilter, NamespaceFilterName, NamespaceType,
+    OperationStatus, OperationTargetType, OperationType, PrivateDnsNamespaceChange,
     PrivateDnsNamespaceProperties, PrivateDnsPropertiesMutable, Soa, SoaChange,
 };
 
@@ -82,7 +82,7 @@ async fn create_private_namespace_reports_an_operation_then_the_namespace() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_namespace_is_invisible_until_its_operation_succeeds() {
-    let server = TestServer::start(&["--operation-delay", "300ms"]).await;
+    let server = TestServer::start(&["--operation-delay", "2s"]).await;
     let client = &server.client;
     let op = client
         .create_http_namespace()
@@ -148,7 +148,7 @@ async fn a_second_namespace_of_the_same_name_is_rejected_with_the_existing_ids()
         .send()
         .await
         .unwrap();
-    wait_operation(client, op.operation_id().unwrap()).await;
+    crate::fixtures::succeed(client, op.operation_id().unwrap()).await;
     let existing = http_namespace_id(client, "dup").await;
     let err = client
         .create_http_namespace()
@@ -418,9 +418,12 @@ async fn list_namespaces_filters_and_paginates() {
             break;
         }
     }
-    assert_eq!(seen.len(), 8);
-    assert_eq!(&seen[..2], ["http-0", "http-1"]);
-    // Summaries carry no CreatorRequestId.
+    let expected: Vec<String> = (0..5)
+        .map(|i| format!("http-{i}"))
+        .chain((0..3).map(|i| format!("dns-{i}.local")))
+        .collect();
+    assert_eq!(seen, expected, "every namespace once, in creation order");
+    // Summaries carry a CreateDate (and, in the model, no CreatorRequestId).
     let list = client.list_namespaces().send().await.unwrap();
     assert!(
         list.namespaces()
@@ -456,10 +459,9 @@ async fn soa_ttl_given_at_creation_is_kept() {
         .send()
         .await
         .unwrap();
-    wait_operation(client, op.operation_id().unwrap()).await;
+    crate::fixtures::succeed(client, op.operation_id().unwrap()).await;
     let list = client.list_namespaces().send().await.unwrap();
     let ns = &list.namespaces()[0];
-    let _: Option<&DnsProperties> = ns.properties().and_then(|p| p.dns_properties());
     assert_eq!(
         ns.properties()
             .unwrap()
@@ -593,7 +595,7 @@ async fn quotas_give_resource_limit_exceeded() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn namespace_operations_in_progress_are_duplicate_requests() {
-    let server = TestServer::start(&["--operation-delay", "400ms"]).await;
+    let server = TestServer::start(&["--operation-delay", "2s"]).await;
     let client = &server.client;
     let op = client
         .create_http_namespace()
@@ -601,7 +603,7 @@ async fn namespace_operations_in_progress_are_duplicate_requests() {
         .send()
         .await
         .unwrap();
-    wait_operation(client, op.operation_id().unwrap()).await;
+    crate::fixtures::succeed(client, op.operation_id().unwrap()).await;
     let id = client.list_namespaces().send().await.unwrap().namespaces()[0]
         .id()
         .unwrap()

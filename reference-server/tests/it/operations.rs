@@ -200,7 +200,7 @@ async fn finished_operations_are_forgotten_after_the_retention_but_unfinished_on
             aws_sdk_servicediscovery::types::OperationStatus::Success
         ));
     }
-    crate::fixtures::wait_operation(client, &first).await;
+    crate::fixtures::succeed(client, &first).await;
     crate::harness::eventually(std::time::Duration::from_secs(10), || async {
         let result = client.get_operation().operation_id(&first).send().await;
         result

@@ -98,10 +98,13 @@ async fn invalid_combinations_are_rejected() {
     let server = TestServer::start(&["--strict"]).await;
     let client = &server.client;
     let ns = private_namespace(client, "rules.local").await;
+    // Health checks are legitimate in public namespaces even under --strict, so these cases fail
+    // for their own reason only.
+    let public = crate::fixtures::public_namespace(client, "rules.example.com").await;
     let both = client
         .create_service()
         .name("both")
-        .namespace_id(&ns)
+        .namespace_id(&public)
         .dns_config(records(&[(RecordType::A, 60)]))
         .health_check_config(http_check())
         .health_check_custom_config(HealthCheckCustomConfig::builder().build())
@@ -109,6 +112,10 @@ async fn invalid_combinations_are_rejected() {
         .await
         .unwrap_err();
     assert_eq!(both.code(), Some("InvalidInput"));
+    assert!(
+        both.message().unwrap().contains("HealthCheckCustomConfig"),
+        "{both:?}"
+    );
     let cname_multivalue = client
         .create_service()
         .name("cname")
@@ -149,7 +156,7 @@ async fn invalid_combinations_are_rejected() {
     let tcp_with_path = client
         .create_service()
         .name("tcp")
-        .namespace_id(&ns)
+        .namespace_id(&public)
         .dns_config(records(&[(RecordType::A, 60)]))
         .health_check_config(
             HealthCheckConfig::builder()
@@ -162,6 +169,10 @@ async fn invalid_combinations_are_rejected() {
         .await
         .unwrap_err();
     assert_eq!(tcp_with_path.code(), Some("InvalidInput"));
+    assert!(
+        tcp_with_path.message().unwrap().contains("ResourcePath"),
+        "{tcp_with_path:?}"
+    );
     // --strict: a Route 53 health check in a private namespace is refused, as on AWS.
     let private_check = client
         .create_service()
@@ -377,7 +388,7 @@ async fn update_service_keeps_custom_health() {
         .send()
         .await
         .unwrap();
-    wait_operation(client, op.operation_id().unwrap()).await;
+    crate::fixtures::succeed(client, op.operation_id().unwrap()).await;
     let got = client.get_service().id(&id).send().await.unwrap();
     assert_eq!(
         got.service()
@@ -405,7 +416,7 @@ async fn a_service_with_instances_cannot_be_deleted() {
         .send()
         .await
         .unwrap();
-    wait_operation(client, op.operation_id().unwrap()).await;
+    crate::fixtures::succeed(client, op.operation_id().unwrap()).await;
     client.delete_service().id(&id).send().await.unwrap();
     let err = client.get_service().id(&id).send().await.unwrap_err();
     assert_eq!(err.code(), Some("ServiceNotFound"));

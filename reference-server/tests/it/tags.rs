@@ -107,7 +107,7 @@ async fn tags_given_at_creation_are_listed() {
         .send()
         .await
         .unwrap();
-    crate::fixtures::wait_operation(client, op.operation_id().unwrap()).await;
+    crate::fixtures::succeed(client, op.operation_id().unwrap()).await;
     let list = client.list_namespaces().send().await.unwrap();
     let arn = list.namespaces()[0].arn().unwrap();
     let listed = client
