@@ -139,9 +139,32 @@ pub struct Config {
     #[arg(long, env = "CLOUDMAP_CUSTOM_HEALTH_DELAY", default_value = "0", value_parser = duration)]
     pub custom_health_delay: Duration,
 
+    /// Where ECS tasks run: `docker` (the engine at DOCKER_HOST or /var/run/docker.sock) or
+    /// `none` (the ECS API works, tasks stop at once with a stoppedReason saying so).
+    #[arg(long, env = "CLOUDMAP_ECS_RUNTIME", value_enum, default_value_t = EcsRuntimeArg::Docker)]
+    pub ecs_runtime: EcsRuntimeArg,
+
+    /// How often the containers of running tasks are inspected (exits, health checks).
+    #[arg(long, env = "CLOUDMAP_ECS_POLL_INTERVAL", default_value = "1s", value_parser = duration)]
+    pub ecs_poll_interval: Duration,
+
+    /// SIGTERM-to-SIGKILL grace for containers without a `stopTimeout` (ECS: 30 s).
+    #[arg(long, env = "CLOUDMAP_ECS_STOP_TIMEOUT", default_value = "30s", value_parser = duration)]
+    pub ecs_stop_timeout: Duration,
+
+    /// The longest pause between launches of a service whose tasks keep failing.
+    #[arg(long, env = "CLOUDMAP_ECS_MAX_BACKOFF", default_value = "60s", value_parser = duration)]
+    pub ecs_max_backoff: Duration,
+
     /// Log filter (tracing EnvFilter syntax), e.g. `info` or `reference_server=debug`.
     #[arg(long, env = "CLOUDMAP_LOG", default_value = "info")]
     pub log: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EcsRuntimeArg {
+    Docker,
+    None,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -229,6 +252,15 @@ impl Config {
                 .max(Duration::from_millis(1)),
             concurrency: self.health_concurrency,
             custom_delay: self.custom_health_delay,
+        }
+    }
+
+    pub fn ecs_config(&self) -> crate::ecs::EcsConfig {
+        crate::ecs::EcsConfig {
+            account_id: self.account_id.clone(),
+            poll_interval: self.ecs_poll_interval.max(Duration::from_millis(50)),
+            stop_timeout: self.ecs_stop_timeout,
+            max_backoff: self.ecs_max_backoff,
         }
     }
 

@@ -11,12 +11,17 @@
 //! - [`operations`]: runs asynchronous operations (SUBMITTED → PENDING → SUCCESS/FAIL).
 //! - [`dns`]: the authoritative DNS server over an index that follows every commit.
 //! - [`health`]: active HTTP/HTTPS/TCP probes and delayed custom health, writing status changes.
+//! - [`ecs`]: the ECS subset — durable clusters, task definitions, services and tasks; the
+//!   service scheduler and one driver per task, which registers tasks in Cloud Map.
+//! - [`runtime`]: where tasks run (`TaskRuntime`): Docker, or nothing (tasks stop, saying why).
 
 pub mod api;
 pub mod config;
 pub mod dns;
+pub mod ecs;
 pub mod health;
 pub mod model;
 pub mod operations;
+pub mod runtime;
 pub mod server;
 pub mod store;

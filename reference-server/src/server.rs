@@ -9,7 +9,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::api::{self, AppState};
-use crate::config::{Config, DurabilityArg};
+use crate::config::{Config, DurabilityArg, EcsRuntimeArg};
 use crate::operations::{self, OperationQueue};
 use crate::store::{Durability, Store, StoreError};
 
@@ -59,6 +59,9 @@ pub async fn run(
 ) -> Result<(), ServerError> {
     let listener = listeners.api;
     let store = open_store(&config)?;
+    // Health, DNS and operations outlive the API: ECS deregisters its tasks (Cloud Map
+    // operations) while stopping, so they stop only after ECS has.
+    let core = CancellationToken::new();
     let (queue, receiver) = OperationQueue::new();
     let metrics = Arc::new(api::metrics::Metrics::new(api::operation_names()));
     let mut tasks = JoinSet::new();
@@ -67,28 +70,34 @@ pub async fn run(
         config.health_config(),
         Arc::clone(&metrics),
         &mut tasks,
-        shutdown.clone(),
+        core.clone(),
     );
-    let state = Arc::new(AppState {
+    let mut state = AppState {
         store: store.clone(),
         config: config.api_config(),
         operations: queue,
         metrics,
         health,
-    });
+        ecs: None,
+    };
+    let mut dns_listeners: Option<Arc<dyn crate::ecs::DnsListeners>> = None;
     if let (Some(sockets), Some(dns)) = (listeners.dns, config.dns_config()) {
-        crate::dns::start(sockets, dns, &store, &mut tasks, shutdown.clone())?;
+        let extra = crate::dns::start(sockets, dns, &store, &mut tasks, core.clone())?;
+        dns_listeners = Some(extra);
     }
+    let ecs = start_ecs(&config, state.clone(), dns_listeners).await?;
+    state.ecs = Some(Arc::clone(&ecs));
+    let state = Arc::new(state);
     tasks.spawn(operations::prune(
         store.clone(),
         config.operation_retention,
-        shutdown.clone(),
+        core.clone(),
     ));
     tasks.spawn(operations::run(
         store,
         config.operation_delay,
         receiver,
-        shutdown.clone(),
+        core.clone(),
     ));
     let app = api::router(state);
     tracing::info!(address = %listener.local_addr()?, "Cloud Map API listening");
@@ -104,7 +113,50 @@ pub async fn run(
         .with_graceful_shutdown(async move { serve_shutdown.cancelled().await })
         .await;
     shutdown.cancel();
+    ecs.stop().await;
+    core.cancel();
     while tasks.join_next().await.is_some() {}
     served?;
     Ok(())
+}
+
+/// Opens the ECS state, connects the task runtime (or explains why there is none) and resumes
+/// the tasks of an earlier run.
+async fn start_ecs(
+    config: &Config,
+    cloudmap_state: AppState,
+    dns: Option<Arc<dyn crate::ecs::DnsListeners>>,
+) -> Result<Arc<crate::ecs::Ecs>, ServerError> {
+    let durability = match config.durability {
+        DurabilityArg::Process => Durability::Process,
+        DurabilityArg::Power => Durability::Power,
+    };
+    let store = crate::ecs::store::EcsStore::open(config.state_dir().as_deref(), durability)?;
+    let owner = store.read(|s| s.owner.clone());
+    let runtime: Arc<dyn crate::runtime::TaskRuntime> = match config.ecs_runtime {
+        EcsRuntimeArg::None => Arc::new(crate::runtime::Unavailable {
+            reason: "no task runtime is configured (--ecs-runtime none)".to_owned(),
+        }),
+        EcsRuntimeArg::Docker => {
+            match crate::runtime::docker::DockerRuntime::connect(owner).await {
+                Ok(docker) => {
+                    tracing::info!("ECS tasks run on Docker");
+                    Arc::new(docker)
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "no container runtime: ECS tasks will stop with this reason");
+                    Arc::new(crate::runtime::Unavailable { reason: error.0 })
+                }
+            }
+        }
+    };
+    let ecs = crate::ecs::Ecs::new(
+        store,
+        runtime,
+        config.ecs_config(),
+        crate::ecs::cloudmap::CloudMap::new(cloudmap_state),
+        dns,
+    );
+    ecs.start().await;
+    Ok(ecs)
 }

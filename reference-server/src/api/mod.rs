@@ -3,6 +3,7 @@
 //! the wire format.
 
 pub mod cloudmap;
+pub mod ecs;
 pub mod error;
 pub mod metrics;
 pub mod protocol;
@@ -42,13 +43,15 @@ pub struct ApiConfig {
 }
 
 /// What every request handler shares.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct AppState {
     pub store: Store,
     pub config: ApiConfig,
     pub operations: OperationQueue,
     pub metrics: Arc<Metrics>,
     pub health: crate::health::HealthHandle,
+    /// The ECS API's state and scheduler (absent in the copy ECS itself uses to call Cloud Map).
+    pub ecs: Option<Arc<crate::ecs::Ecs>>,
 }
 
 pub fn router(state: Arc<AppState>) -> Router {
@@ -110,6 +113,17 @@ async fn aws_json(State(state): State<Arc<AppState>>, request: Request) -> Respo
                 "The X-Amz-Target header is missing or malformed",
             )
         })?;
+        if prefix == ecs::TARGET_PREFIX
+            && let Some(ecs_state) = &state.ecs
+        {
+            let op = ecs::Op::parse(&name).ok_or_else(|| {
+                ApiError::new(
+                    "UnknownOperationException",
+                    format!("Unknown or unsupported ECS operation {name}"),
+                )
+            })?;
+            return ecs::dispatch(op, ecs_state, region, &body).await;
+        }
         if prefix != protocol::CLOUDMAP_TARGET_PREFIX {
             return Err(ApiError::new(
                 "UnknownOperationException",
@@ -162,5 +176,9 @@ async fn aws_json(State(state): State<Arc<AppState>>, request: Request) -> Respo
 
 /// The operation names the metrics know, for all APIs served.
 pub fn operation_names() -> Vec<&'static str> {
-    cloudmap::Op::ALL.iter().map(|op| op.name()).collect()
+    cloudmap::Op::ALL
+        .iter()
+        .map(|op| op.name())
+        .chain(ecs::Op::ALL.iter().map(|op| op.name()))
+        .collect()
 }

@@ -161,7 +161,7 @@ pub fn start(
     store: &Store,
     tasks: &mut JoinSet<()>,
     shutdown: CancellationToken,
-) -> std::io::Result<()> {
+) -> std::io::Result<Arc<ExtraListeners>> {
     let index = Arc::new(ArcSwap::from_pointee(DnsIndex::default()));
     store.follow(Arc::new(DnsFollower::new(
         Arc::clone(&index),
@@ -212,18 +212,108 @@ pub fn start(
         ));
     }
     tracing::info!(addresses = ?sockets.addresses, "DNS listening (UDP and TCP)");
+    let extra = Arc::new(ExtraListeners {
+        index,
+        forwarder,
+        recursion: config.recursion.clone(),
+        srv_additional: config.srv_additional,
+        seed: config.seed,
+        stop: Arc::clone(&stop),
+        threads: parking_lot::Mutex::new(Vec::new()),
+        bound: parking_lot::Mutex::new(Vec::new()),
+        tracker: tokio_util::task::TaskTracker::new(),
+        shutdown: shutdown.clone(),
+    });
     // The UDP threads are blocking; a task owned by the server stops and joins them.
+    let joined = Arc::clone(&extra);
     tasks.spawn(async move {
         shutdown.cancelled().await;
         stop.store(true, Ordering::Relaxed);
+        joined.tracker.close();
+        joined.tracker.wait().await;
+        let more = std::mem::take(&mut *joined.threads.lock());
         let _ = tokio::task::spawn_blocking(move || {
-            for thread in threads {
+            for thread in threads.into_iter().chain(more) {
                 let _ = thread.join();
             }
         })
         .await;
     });
-    Ok(())
+    Ok(extra)
+}
+
+/// DNS listeners opened after start: the server answers on each ECS cluster network's gateway
+/// (port 53, since containers cannot be told another port), and the clients of that network may
+/// use it as a resolver. They share the index, forwarder and stop flag of the main listeners.
+pub struct ExtraListeners {
+    index: Arc<ArcSwap<DnsIndex>>,
+    forwarder: Option<forward::Forwarder>,
+    recursion: Vec<IpNet>,
+    srv_additional: bool,
+    seed: Option<u64>,
+    stop: Arc<AtomicBool>,
+    threads: parking_lot::Mutex<Vec<std::thread::JoinHandle<()>>>,
+    bound: parking_lot::Mutex<Vec<IpAddr>>,
+    tracker: tokio_util::task::TaskTracker,
+    shutdown: CancellationToken,
+}
+
+impl std::fmt::Debug for ExtraListeners {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ExtraListeners")
+            .field("bound", &*self.bound.lock())
+            .finish()
+    }
+}
+
+impl crate::ecs::DnsListeners for ExtraListeners {
+    fn serve_on(&self, address: IpAddr, clients: IpNet) -> Result<(), String> {
+        let mut bound = self.bound.lock();
+        if bound.contains(&address) {
+            return Ok(());
+        }
+        if self.shutdown.is_cancelled() {
+            return Err("the server is shutting down".to_owned());
+        }
+        let sockets =
+            Sockets::bind(&[SocketAddr::new(address, 53)], 1).map_err(|e| e.to_string())?;
+        let mut recursion = self.recursion.clone();
+        recursion.push(clients);
+        let access = Arc::new(Access {
+            recursion,
+            srv_additional: self.srv_additional,
+        });
+        for (number, socket) in sockets.udp.into_iter().enumerate() {
+            let worker = udp::Worker {
+                socket,
+                index: Arc::clone(&self.index),
+                access: Arc::clone(&access),
+                forwarder: self.forwarder.clone(),
+                stop: Arc::clone(&self.stop),
+                rng: udp::rng_for(self.seed, 1000 + number as u64),
+            };
+            let thread = std::thread::Builder::new()
+                .name(format!("dns-udp-{address}"))
+                .spawn(move || worker.run())
+                .map_err(|e| e.to_string())?;
+            self.threads.lock().push(thread);
+        }
+        for listener in sockets.tcp {
+            let listener =
+                tokio::net::TcpListener::from_std(listener).map_err(|e| e.to_string())?;
+            self.tracker.spawn(tcp::serve(
+                listener,
+                Arc::clone(&self.index),
+                Arc::clone(&access),
+                self.forwarder.clone(),
+                self.seed,
+                self.shutdown.clone(),
+            ));
+        }
+        tracing::info!(%address, %clients, "DNS listening for a cluster network (UDP and TCP port 53)");
+        bound.push(address);
+        Ok(())
+    }
 }
 
 /// The nameservers of `/etc/resolv.conf` (port 53), the default upstreams.

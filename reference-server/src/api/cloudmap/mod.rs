@@ -18,7 +18,7 @@ mod create_service;
 mod delete_namespace;
 mod delete_service;
 mod delete_service_attributes;
-mod deregister_instance;
+pub mod deregister_instance;
 mod discover_instances;
 mod discover_instances_revision;
 mod get_instance;
@@ -36,7 +36,7 @@ pub mod register_instance;
 mod tag_resource;
 mod untag_resource;
 mod update_http_namespace;
-mod update_instance_custom_health_status;
+pub mod update_instance_custom_health_status;
 mod update_private_dns_namespace;
 mod update_public_dns_namespace;
 mod update_service;
@@ -115,7 +115,7 @@ operations! {
 
 /// An empty body counts as `{}`; anything that is not a JSON object of the right member types is a
 /// `SerializationException`, as AWS JSON services answer.
-fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+pub(crate) fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     let body: &[u8] = if body.iter().all(u8::is_ascii_whitespace) {
         b"{}"
     } else {
