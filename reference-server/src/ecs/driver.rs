@@ -50,7 +50,7 @@ impl Stop {
 pub async fn drive(ecs: &Arc<Ecs>, arn: &str, start: Start, notify: &Notify) {
     let outcome = match start {
         Start::Fresh => launch(ecs, arn).await,
-        Start::Adopt => Ok(()),
+        Start::Adopt => adopt(ecs, arn).await,
         Start::Lost => Err(Stop::failed(
             "TaskFailedToStart",
             "Task stopped: its containers were gone when the reference server restarted",
@@ -96,6 +96,26 @@ fn requested_stop(record: &TaskRecord) -> Option<Stop> {
         reason: record.wire.stopped_reason.clone().unwrap_or_default(),
         failed: record.state.failed,
     })
+}
+
+/// Re-opens the cluster network's DNS listener for a task whose containers outlived a restart
+/// (they resolve through it), and makes the network known for removal at shutdown.
+async fn adopt(ecs: &Arc<Ecs>, arn: &str) -> Result<(), Stop> {
+    let cluster = ecs
+        .store
+        .read(|s| {
+            let task = s.tasks.get(arn)?;
+            s.clusters.get(&task.wire.cluster_arn).cloned()
+        })
+        .ok_or_else(|| Stop::failed("TaskFailedToStart", "cluster not found"))?;
+    let cluster_ref = ClusterRef {
+        region: cluster.region,
+        name: cluster.cluster_name,
+    };
+    ecs.network(&cluster_ref)
+        .await
+        .map(|_| ())
+        .map_err(|e| Stop::failed("TaskFailedToStart", e.0))
 }
 
 async fn launch(ecs: &Arc<Ecs>, arn: &str) -> Result<(), Stop> {

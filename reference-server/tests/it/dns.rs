@@ -19,7 +19,7 @@ use crate::fixtures::{
 use crate::harness::TestServer;
 
 /// Sends one query and parses the answer with hickory-proto.
-async fn ask(server: SocketAddr, name: &str, rtype: RecordType) -> Message {
+pub async fn ask(server: SocketAddr, name: &str, rtype: RecordType) -> Message {
     ask_with(server, name, rtype, None, false).await
 }
 
@@ -83,7 +83,7 @@ async fn exchange_tcp(server: SocketAddr, query: &[u8]) -> Vec<u8> {
     buffer
 }
 
-fn a_records(message: &Message) -> BTreeSet<String> {
+pub fn a_records(message: &Message) -> BTreeSet<String> {
     message
         .answers
         .iter()

@@ -53,18 +53,38 @@ pub fn client_for(address: SocketAddr, region: &str) -> Client {
 }
 
 /// A server running inside the test process; stopped when dropped.
+/// The real ECS SDK client against our endpoint (ECS has no host prefix to strip).
+pub fn ecs_client_for(address: SocketAddr) -> aws_sdk_ecs::Client {
+    let http = aws_smithy_http_client::Builder::new().build_http();
+    let config = aws_sdk_ecs::Config::builder()
+        .behavior_version(aws_sdk_ecs::config::BehaviorVersion::latest())
+        .region(aws_sdk_ecs::config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_ecs::config::Credentials::new(
+            "test", "test", None, None, "tests",
+        ))
+        .endpoint_url(format!("http://{address}"))
+        .http_client(http)
+        .build();
+    aws_sdk_ecs::Client::from_conf(config)
+}
+
 pub struct TestServer {
     pub address: SocketAddr,
     /// The DNS address (UDP and TCP), when DNS is on.
     pub dns: Option<SocketAddr>,
     pub client: Client,
     shutdown: CancellationToken,
+    running: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl TestServer {
     /// An ephemeral server with default settings plus `extra` flags.
+    /// A server without a task runtime (`--ecs-runtime none`), unless `extra` asks for one.
     pub async fn start(extra: &[&str]) -> TestServer {
         let mut args = vec!["reference-server", "--ephemeral", "--log", "warn"];
+        if !extra.contains(&"--ecs-runtime") {
+            args.extend_from_slice(&["--ecs-runtime", "none"]);
+        }
         args.extend_from_slice(extra);
         Self::with_config(Config::parse_from(args)).await
     }
@@ -80,7 +100,7 @@ impl TestServer {
         let dns = listeners.dns.as_ref().map(|sockets| sockets.addresses()[0]);
         let shutdown = CancellationToken::new();
         let token = shutdown.clone();
-        tokio::spawn(async move {
+        let running = tokio::spawn(async move {
             reference_server::server::run(listeners, config, token)
                 .await
                 .unwrap();
@@ -90,7 +110,20 @@ impl TestServer {
             dns,
             client: client_for(address, "us-east-1"),
             shutdown,
+            running: Some(running),
         }
+    }
+
+    /// Shuts the server down and waits until it has stopped (its ECS tasks and containers too).
+    pub async fn stop(mut self) {
+        self.shutdown.cancel();
+        if let Some(running) = self.running.take() {
+            running.await.unwrap();
+        }
+    }
+
+    pub fn ecs(&self) -> aws_sdk_ecs::Client {
+        ecs_client_for(self.address)
     }
 
     pub fn client_in(&self, region: &str) -> Client {
@@ -115,7 +148,17 @@ pub struct ServerProcess {
 }
 
 impl ServerProcess {
+    /// A server process without a task runtime (`--ecs-runtime none`), unless `extra` asks for
+    /// one.
     pub fn spawn(data_dir: &Path, extra: &[&str]) -> ServerProcess {
+        Self::spawn_with_env(data_dir, extra, &[])
+    }
+
+    pub fn spawn_with_env(data_dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> ServerProcess {
+        let mut extra = extra.to_vec();
+        if !extra.contains(&"--ecs-runtime") {
+            extra.extend_from_slice(&["--ecs-runtime", "none"]);
+        }
         // Take a free port from the kernel, release it and hand it to the child.
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
@@ -131,7 +174,8 @@ impl ServerProcess {
             // Children run side by side: DNS on a port of its own (the tests here use the API).
             .args(["--dns-listen", "127.0.0.1:0"])
             .args(["--log", "warn"])
-            .args(extra)
+            .args(&extra)
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()
@@ -161,6 +205,19 @@ impl ServerProcess {
 
     pub fn client(&self) -> Client {
         client_for(self.address, "us-east-1")
+    }
+
+    pub fn ecs(&self) -> aws_sdk_ecs::Client {
+        ecs_client_for(self.address)
+    }
+
+    /// SIGTERM, then waits for a clean exit (ECS stops its tasks first).
+    pub fn terminate(mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let status = self.child.wait().unwrap();
+        assert!(status.success(), "reference-server exited with {status}");
     }
 
     /// SIGKILL: no shutdown code runs.

@@ -11,6 +11,7 @@ mod cli;
 mod crash;
 mod discovery;
 mod dns;
+mod ecs;
 mod health;
 mod instances;
 mod namespaces;
