@@ -22,6 +22,12 @@ step() {
   fi
 }
 
+# A Docker engine and the locally built images (no registry is reachable here): the ECS tests and
+# the example's scenarios run real containers.
+step docker bash ci/docker.sh
+step example-images bash examples/service-to-service-communication/build-images.sh
+step example-images-nocgo env CGO=0 bash examples/service-to-service-communication/build-images.sh
+
 step fmt cargo fmt --all -- --check
 step clippy cargo clippy --workspace --all-targets --locked -- -D warnings
 
@@ -56,7 +62,7 @@ fi
 echo "==> conformance: reference and moto_server"
 # The reference run repeats the scenarios cargo test already counted: it is here for the report.
 cargo run --quiet --locked -p conformance -- run --target reference --report "$report_dir" || failed_steps+=("conformance-reference")
-CONFORMANCE_ENDPOINT="http://127.0.0.1:$moto_port" CONFORMANCE_CAPABILITIES=cli \
+CONFORMANCE_ENDPOINT="http://127.0.0.1:$moto_port" CONFORMANCE_CAPABILITIES=cli,ecs \
   cargo run --quiet --locked -p conformance -- run --target endpoint --name moto --report "$report_dir" 2>&1 | tee -a "$conformance_log" || failed_steps+=("conformance-moto")
 kill "$moto_pid" 2>/dev/null || true
 cargo run --quiet --locked -p conformance -- matrix "$report_dir/reference.json" "$report_dir/moto.json" --out "$report_dir/matrix.md" \

@@ -13,9 +13,11 @@ use hickory_proto::rr::{Name, RData, RecordType};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use crate::scenario::{ApiService, ContainerAction};
 use crate::target::Target;
 
 const CLOUDMAP_PREFIX: &str = "Route53AutoNaming_v20170314";
+const ECS_PREFIX: &str = "AmazonEC2ContainerServiceV20141113";
 
 /// An API call's result: HTTP status, error code (if any) and body.
 pub struct ApiResult {
@@ -30,22 +32,27 @@ pub struct ApiResult {
 pub async fn api(
     client: &reqwest::Client,
     target: &Target,
+    service: ApiService,
     operation: &str,
     params: &Value,
 ) -> anyhow::Result<ApiResult> {
+    let (prefix, signing_name) = match service {
+        ApiService::Servicediscovery => (CLOUDMAP_PREFIX, "servicediscovery"),
+        ApiService::Ecs => (ECS_PREFIX, "ecs"),
+    };
     let body = if params.is_null() {
         json!({})
     } else {
         params.clone()
     };
     let authorization = format!(
-        "AWS4-HMAC-SHA256 Credential=test/20260101/{}/servicediscovery/aws4_request, SignedHeaders=content-type;host;x-amz-date;x-amz-target, Signature={}",
+        "AWS4-HMAC-SHA256 Credential=test/20260101/{}/{signing_name}/aws4_request, SignedHeaders=content-type;host;x-amz-date;x-amz-target, Signature={}",
         target.region,
         "0".repeat(64)
     );
     let response = client
         .post(format!("{}/", target.endpoint))
-        .header("x-amz-target", format!("{CLOUDMAP_PREFIX}.{operation}"))
+        .header("x-amz-target", format!("{prefix}.{operation}"))
         .header("content-type", "application/x-amz-json-1.1")
         .header("x-amz-date", "20260101T000000Z")
         .header("authorization", authorization)
@@ -193,4 +200,70 @@ async fn exchange(server: SocketAddr, query: &[u8], tcp: bool) -> anyhow::Result
         buffer.truncate(len);
         Ok(buffer)
     }
+}
+
+/// Acts on the Docker containers of an ECS task: DescribeTasks gives their `runtimeId`s, the
+/// docker CLI does the rest.
+pub async fn container(
+    client: &reqwest::Client,
+    target: &Target,
+    cluster: Option<&str>,
+    task: &str,
+    action: ContainerAction,
+) -> anyhow::Result<()> {
+    let mut params = json!({"tasks": [task]});
+    if let Some(cluster) = cluster {
+        params["cluster"] = json!(cluster);
+    }
+    let described = api(client, target, ApiService::Ecs, "DescribeTasks", &params).await?;
+    if let Some(code) = described.error {
+        bail!("DescribeTasks {task}: {code}: {}", described.body);
+    }
+    let ids: Vec<String> = described.body["tasks"][0]["containers"]
+        .as_array()
+        .with_context(|| format!("no task {task}: {}", described.body))?
+        .iter()
+        .filter_map(|c| c["runtimeId"].as_str().map(str::to_owned))
+        .collect();
+    if ids.is_empty() {
+        bail!("task {task} has no containers with a runtimeId (yet)");
+    }
+    for id in &ids {
+        let output = Command::new("docker")
+            .args(match action {
+                ContainerAction::Removed => vec!["container", "inspect", "--format", "{{.Id}}"],
+                other => vec![other.as_str()],
+            })
+            .arg(id)
+            .output()
+            .context("cannot run the docker CLI")?;
+        let ok = output.status.success();
+        match action {
+            ContainerAction::Removed if ok => bail!("container {id} of task {task} still exists"),
+            ContainerAction::Removed => {}
+            _ if !ok => bail!(
+                "docker {} {id}: {}",
+                action.as_str(),
+                String::from_utf8_lossy(&output.stderr).trim()
+            ),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Whether the Docker engine has `image`.
+pub fn image_present(image: &str) -> bool {
+    Command::new("docker")
+        .args(["image", "inspect", "--format", "{{.Id}}", image])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// Whether a Docker engine answers.
+pub fn docker_available() -> bool {
+    Command::new("docker")
+        .args(["info", "--format", "{{.ServerVersion}}"])
+        .output()
+        .is_ok_and(|o| o.status.success())
 }

@@ -10,7 +10,9 @@ use serde_json::Value;
 
 use crate::driver;
 use crate::redact::Refs;
-use crate::scenario::{ApiStep, CliStep, DnsStep, HttpStep, Scenario, Step, parse_duration};
+use crate::scenario::{
+    ApiStep, Capability, CliStep, DnsStep, HttpStep, Scenario, Step, parse_duration,
+};
 use crate::target::Target;
 
 pub enum Outcome {
@@ -40,6 +42,9 @@ impl<'t> Runner<'t> {
             vars.insert("api_port".to_owned(), port.to_owned());
         }
         vars.insert("region".to_owned(), target.region.clone());
+        // The repository's examples, for scenarios that run the example's own scripts.
+        let examples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
+        vars.insert("examples".to_owned(), examples.display().to_string());
         if let Some(dns) = target.dns {
             vars.insert("dns_server".to_owned(), dns.ip().to_string());
             vars.insert("dns_port".to_owned(), dns.port().to_string());
@@ -71,6 +76,11 @@ impl<'t> Runner<'t> {
                 missing.join(", ")
             )));
         }
+        if let Some(image) = scenario.images.iter().find(|i| !driver::image_present(i)) {
+            return Ok(Outcome::Skipped(format!(
+                "the Docker engine has no image {image} (examples/service-to-service-communication/build-images.sh builds the example's)"
+            )));
+        }
         for (index, step) in scenario.steps.iter().enumerate() {
             self.step(step)
                 .await
@@ -85,6 +95,25 @@ impl<'t> Runner<'t> {
             Step::Cli(cli) => self.cli(cli),
             Step::Dns(dns) => self.dns(dns).await,
             Step::Http(http) => self.http(http).await,
+            Step::Container(step) => {
+                if !self.target.has(Capability::Docker) {
+                    bail!("a container step needs a target with the docker capability");
+                }
+                let task = self.expand(&step.task)?;
+                let cluster = step
+                    .cluster
+                    .as_deref()
+                    .map(|c| self.expand(c))
+                    .transpose()?;
+                driver::container(
+                    &self.client,
+                    self.target,
+                    cluster.as_deref(),
+                    &task,
+                    step.action,
+                )
+                .await
+            }
             Step::WaitUntil(wait) => {
                 let inner = wait.inner()?;
                 let deadline = Instant::now() + parse_duration(&wait.timeout)?;
@@ -144,7 +173,14 @@ impl<'t> Runner<'t> {
 
     async fn api(&mut self, step: &ApiStep) -> anyhow::Result<()> {
         let params = self.expand_value(&step.params)?;
-        let result = driver::api(&self.client, self.target, &step.operation, &params).await?;
+        let result = driver::api(
+            &self.client,
+            self.target,
+            step.service,
+            &step.operation,
+            &params,
+        )
+        .await?;
         match (&step.error, &result.error) {
             (None, Some(code)) => bail!(
                 "{} failed with {code} (HTTP {}): {}",
@@ -353,6 +389,7 @@ fn describe(step: &Step) -> String {
         Step::Cli(cli) => format!("cli {}", cli.run.lines().next().unwrap_or_default()),
         Step::Dns(dns) => format!("dns {} {}", dns.name, dns.rtype),
         Step::Http(http) => format!("http GET {}", http.get),
+        Step::Container(step) => format!("container {} {}", step.action.as_str(), step.task),
         Step::WaitUntil(wait) => format!(
             "wait_until ({})",
             wait.inner().map(|s| describe(&s)).unwrap_or_default()

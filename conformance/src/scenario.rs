@@ -19,6 +19,11 @@ pub enum Capability {
     StrictAws,
     /// Async operations go through SUBMITTED/PENDING with a delay.
     AsyncOperations,
+    /// The ECS API subset (clusters, task definitions, services, tasks).
+    Ecs,
+    /// ECS tasks run as Docker containers on the engine the suite can reach (`container` steps,
+    /// scenario `images`).
+    Docker,
 }
 
 impl Capability {
@@ -29,6 +34,8 @@ impl Capability {
             Capability::Cli => "cli",
             Capability::StrictAws => "strict-aws",
             Capability::AsyncOperations => "async-operations",
+            Capability::Ecs => "ecs",
+            Capability::Docker => "docker",
         }
     }
 
@@ -39,6 +46,8 @@ impl Capability {
             Capability::Cli,
             Capability::StrictAws,
             Capability::AsyncOperations,
+            Capability::Ecs,
+            Capability::Docker,
         ]
         .into_iter()
         .find(|c| c.as_str() == value)
@@ -51,6 +60,10 @@ pub struct Scenario {
     pub description: String,
     #[serde(default)]
     pub requires: Vec<Capability>,
+    /// Container images the scenario's tasks use; the scenario is skipped, saying which is
+    /// missing, when the Docker engine lacks one (they cannot be pulled everywhere).
+    #[serde(default)]
+    pub images: Vec<String>,
     pub steps: Vec<Step>,
 }
 
@@ -61,13 +74,51 @@ pub enum Step {
     Cli(CliStep),
     Dns(DnsStep),
     Http(HttpStep),
+    Container(ContainerStep),
     WaitUntil(Box<WaitStep>),
 }
 
-/// Any Cloud Map operation with its JSON parameters (PascalCase, as in the API reference).
+/// Acts on the containers of an ECS task (found through DescribeTasks' `runtimeId`) on the
+/// Docker engine: `kill` (the process dies), `stop` (SIGTERM), `pause` (it hangs: no answers,
+/// as a stuck backend), `unpause`, or `removed` (asserts the containers no longer exist).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContainerStep {
+    #[serde(default)]
+    pub cluster: Option<String>,
+    pub task: String,
+    pub action: ContainerAction,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ContainerAction {
+    Kill,
+    Stop,
+    Pause,
+    Unpause,
+    Removed,
+}
+
+impl ContainerAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ContainerAction::Kill => "kill",
+            ContainerAction::Stop => "stop",
+            ContainerAction::Pause => "pause",
+            ContainerAction::Unpause => "unpause",
+            ContainerAction::Removed => "removed",
+        }
+    }
+}
+
+/// Any Cloud Map operation with its JSON parameters (PascalCase, as in the API reference), or an
+/// ECS one (`service: ecs`, camelCase parameters).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ApiStep {
+    #[serde(default)]
+    pub service: ApiService,
     pub operation: String,
     #[serde(default)]
     pub params: Value,
@@ -83,6 +134,14 @@ pub struct ApiStep {
     /// Record the redacted response as an insta snapshot under this name.
     #[serde(default)]
     pub snapshot: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ApiService {
+    #[default]
+    Servicediscovery,
+    Ecs,
 }
 
 /// An aws CLI command line, run by bash as a user would type it.

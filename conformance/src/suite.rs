@@ -167,7 +167,7 @@ pub fn discover(root: &Path) -> Vec<ScenarioFile> {
 /// The capabilities a target will declare, known before any server starts.
 pub fn declared_capabilities(kind: &str) -> anyhow::Result<Vec<Capability>> {
     match kind {
-        "reference" => Ok(crate::target::REFERENCE_CAPABILITIES.to_vec()),
+        "reference" => Ok(crate::target::reference_capabilities()),
         _ => crate::target::endpoint_capabilities(),
     }
 }

@@ -14,9 +14,22 @@ use anyhow::{Context, bail};
 
 use crate::scenario::Capability;
 
-/// What the reference server supports.
-pub const REFERENCE_CAPABILITIES: [Capability; 3] =
-    [Capability::Dns, Capability::ActiveHealth, Capability::Cli];
+/// What the reference server always supports; `docker` is added when a Docker engine answers
+/// (its ECS tasks then run as containers there).
+pub const REFERENCE_CAPABILITIES: [Capability; 4] = [
+    Capability::Dns,
+    Capability::ActiveHealth,
+    Capability::Cli,
+    Capability::Ecs,
+];
+
+/// What the reference server will declare on this machine.
+pub fn reference_capabilities() -> Vec<Capability> {
+    REFERENCE_CAPABILITIES
+        .into_iter()
+        .chain(crate::driver::docker_available().then_some(Capability::Docker))
+        .collect()
+}
 
 /// What an endpoint target declares in `CONFORMANCE_CAPABILITIES` (comma-separated); an unknown
 /// name is an error, not silently dropped.
@@ -39,8 +52,20 @@ pub struct Target {
 }
 
 impl Drop for Target {
+    /// The reference server is asked to stop (SIGTERM), so that it stops its ECS tasks and removes
+    /// their containers and networks; SIGKILL only if it has not exited after a minute.
     fn drop(&mut self) {
         if let Some(child) = &mut self.process {
+            let _ = Command::new("kill")
+                .args(["-TERM", &child.id().to_string()])
+                .status();
+            let deadline = Instant::now() + Duration::from_secs(60);
+            while Instant::now() < deadline {
+                match child.try_wait() {
+                    Ok(Some(_)) | Err(_) => return,
+                    Ok(None) => std::thread::sleep(Duration::from_millis(10)),
+                }
+            }
             let _ = child.kill();
             let _ = child.wait();
         }
@@ -99,6 +124,7 @@ impl Target {
         let api = free_port()?;
         let dns_port = free_port()?;
         let dns: SocketAddr = format!("127.0.0.1:{dns_port}").parse()?;
+        let docker = crate::driver::docker_available();
         let child = Command::new(&binary)
             .args(["--listen", &format!("127.0.0.1:{api}")])
             .args(["--dns-listen", &dns.to_string()])
@@ -111,6 +137,8 @@ impl Target {
                 "1",
             ])
             .args(["--health-interval", "200ms", "--health-timeout", "150ms"])
+            .args(["--ecs-runtime", if docker { "docker" } else { "none" }])
+            .args(["--ecs-poll-interval", "200ms", "--ecs-stop-timeout", "2s"])
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()
@@ -120,7 +148,10 @@ impl Target {
             endpoint: format!("http://127.0.0.1:{api}"),
             dns: Some(dns),
             region: "us-east-1".to_owned(),
-            capabilities: REFERENCE_CAPABILITIES.to_vec(),
+            capabilities: REFERENCE_CAPABILITIES
+                .into_iter()
+                .chain(docker.then_some(Capability::Docker))
+                .collect(),
             process: Some(child),
         };
         target.wait_ready()?;
