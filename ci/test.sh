@@ -5,7 +5,7 @@
 # outside the clone, so reruns are warm).
 set -uo pipefail
 
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/cloudmap-target}"
 export CARGO_TERM_COLOR=never
 export INSTA_UPDATE=no
