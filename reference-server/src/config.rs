@@ -139,10 +139,26 @@ pub struct Config {
     #[arg(long, env = "CLOUDMAP_CUSTOM_HEALTH_DELAY", default_value = "0", value_parser = duration)]
     pub custom_health_delay: Duration,
 
-    /// Where ECS tasks run: `docker` (the engine at DOCKER_HOST or /var/run/docker.sock) or
-    /// `none` (the ECS API works, tasks stop at once with a stoppedReason saying so).
+    /// Where ECS tasks run: `docker` (the engine at DOCKER_HOST or /var/run/docker.sock),
+    /// `kubernetes` (pods, through KUBECONFIG or the in-cluster service account) or `none` (the ECS
+    /// API works, tasks stop at once with a stoppedReason saying so).
     #[arg(long, env = "CLOUDMAP_ECS_RUNTIME", value_enum, default_value_t = EcsRuntimeArg::Docker)]
     pub ecs_runtime: EcsRuntimeArg,
+
+    /// Kubernetes runtime: how pods resolve the Cloud Map namespaces. `forward`: CoreDNS forwards
+    /// each namespace to `--k8s-dns-forward` (this server's DNS, exact Cloud Map answers);
+    /// `rewrite`: the docs' rewrite to headless Services of the region's `default` cluster.
+    #[arg(long, env = "CLOUDMAP_K8S_DNS_MODE", value_enum, default_value_t = K8sDnsModeArg::Forward)]
+    pub k8s_dns_mode: K8sDnsModeArg,
+
+    /// Kubernetes runtime, forward mode: the address CoreDNS forwards to (this server's DNS as
+    /// pods reach it, e.g. its Service's ClusterIP:53).
+    #[arg(
+        long,
+        env = "CLOUDMAP_K8S_DNS_FORWARD",
+        default_value = "127.0.0.1:1053"
+    )]
+    pub k8s_dns_forward: SocketAddr,
 
     /// How often the containers of running tasks are inspected (exits, health checks).
     #[arg(long, env = "CLOUDMAP_ECS_POLL_INTERVAL", default_value = "1s", value_parser = duration)]
@@ -164,7 +180,14 @@ pub struct Config {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum EcsRuntimeArg {
     Docker,
+    Kubernetes,
     None,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum K8sDnsModeArg {
+    Forward,
+    Rewrite,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

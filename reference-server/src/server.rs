@@ -9,7 +9,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::api::{self, AppState};
-use crate::config::{Config, DurabilityArg, EcsRuntimeArg};
+use crate::config::{Config, DurabilityArg, EcsRuntimeArg, K8sDnsModeArg};
 use crate::operations::{self, OperationQueue};
 use crate::store::{Durability, Store, StoreError};
 
@@ -57,6 +57,17 @@ pub async fn run(
     config: Config,
     shutdown: CancellationToken,
 ) -> Result<(), ServerError> {
+    run_with_runtime(listeners, config, shutdown, None).await
+}
+
+/// `run`, with ECS tasks on `runtime` instead of the one `--ecs-runtime` names (embedding, and
+/// the scheduler tests' scripted runtime).
+pub async fn run_with_runtime(
+    listeners: Listeners,
+    config: Config,
+    shutdown: CancellationToken,
+    runtime: Option<Arc<dyn crate::runtime::TaskRuntime>>,
+) -> Result<(), ServerError> {
     let listener = listeners.api;
     let store = open_store(&config)?;
     // Health, DNS and operations outlive the API: ECS deregisters its tasks (Cloud Map
@@ -85,7 +96,15 @@ pub async fn run(
         let extra = crate::dns::start(sockets, dns, &store, &mut tasks, core.clone())?;
         dns_listeners = Some(extra);
     }
-    let ecs = start_ecs(&config, state.clone(), dns_listeners).await?;
+    let ecs = start_ecs(
+        &config,
+        state.clone(),
+        dns_listeners,
+        runtime,
+        &mut tasks,
+        core.clone(),
+    )
+    .await?;
     state.ecs = Some(Arc::clone(&ecs));
     let state = Arc::new(state);
     tasks.spawn(operations::prune(
@@ -126,6 +145,9 @@ async fn start_ecs(
     config: &Config,
     cloudmap_state: AppState,
     dns: Option<Arc<dyn crate::ecs::DnsListeners>>,
+    injected: Option<Arc<dyn crate::runtime::TaskRuntime>>,
+    tasks: &mut JoinSet<()>,
+    shutdown: CancellationToken,
 ) -> Result<Arc<crate::ecs::Ecs>, ServerError> {
     let durability = match config.durability {
         DurabilityArg::Process => Durability::Process,
@@ -133,22 +155,51 @@ async fn start_ecs(
     };
     let store = crate::ecs::store::EcsStore::open(config.state_dir().as_deref(), durability)?;
     let owner = store.read(|s| s.owner.clone());
-    let runtime: Arc<dyn crate::runtime::TaskRuntime> = match config.ecs_runtime {
-        EcsRuntimeArg::None => Arc::new(crate::runtime::Unavailable {
-            reason: "no task runtime is configured (--ecs-runtime none)".to_owned(),
-        }),
-        EcsRuntimeArg::Docker => {
-            match crate::runtime::docker::DockerRuntime::connect(owner).await {
-                Ok(docker) => {
-                    tracing::info!("ECS tasks run on Docker");
-                    Arc::new(docker)
-                }
-                Err(error) => {
-                    tracing::warn!(%error, "no container runtime: ECS tasks will stop with this reason");
-                    Arc::new(crate::runtime::Unavailable { reason: error.0 })
+    let runtime: Arc<dyn crate::runtime::TaskRuntime> = match (injected, config.ecs_runtime) {
+        (Some(runtime), _) => runtime,
+        (None, runtime) => match runtime {
+            EcsRuntimeArg::None => Arc::new(crate::runtime::Unavailable {
+                reason: "no task runtime is configured (--ecs-runtime none)".to_owned(),
+            }),
+            EcsRuntimeArg::Kubernetes => {
+                let mode = match config.k8s_dns_mode {
+                    K8sDnsModeArg::Forward => {
+                        crate::runtime::kubernetes::DnsMode::Forward(config.k8s_dns_forward)
+                    }
+                    K8sDnsModeArg::Rewrite => crate::runtime::kubernetes::DnsMode::Rewrite,
+                };
+                match crate::runtime::kubernetes::KubernetesRuntime::connect(owner, mode.clone())
+                    .await
+                {
+                    Ok(kubernetes) => {
+                        tracing::info!(?mode, "ECS tasks run on Kubernetes");
+                        tasks.spawn(crate::runtime::kubernetes::coredns::sync(
+                            kubernetes.client(),
+                            mode,
+                            cloudmap_state.store.clone(),
+                            shutdown,
+                        ));
+                        Arc::new(kubernetes)
+                    }
+                    Err(error) => {
+                        tracing::warn!(%error, "no Kubernetes cluster: ECS tasks will stop with this reason");
+                        Arc::new(crate::runtime::Unavailable { reason: error.0 })
+                    }
                 }
             }
-        }
+            EcsRuntimeArg::Docker => {
+                match crate::runtime::docker::DockerRuntime::connect(owner).await {
+                    Ok(docker) => {
+                        tracing::info!("ECS tasks run on Docker");
+                        Arc::new(docker)
+                    }
+                    Err(error) => {
+                        tracing::warn!(%error, "no container runtime: ECS tasks will stop with this reason");
+                        Arc::new(crate::runtime::Unavailable { reason: error.0 })
+                    }
+                }
+            }
+        },
     };
     let ecs = crate::ecs::Ecs::new(
         store,

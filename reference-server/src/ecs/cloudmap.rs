@@ -17,6 +17,7 @@ use crate::model::{OperationId, OperationStatus, RecordType, Region, ServiceHeal
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RegistryService {
     pub id: String,
+    pub name: String,
     pub custom_health: bool,
     pub records: Vec<RecordType>,
 }
@@ -60,6 +61,7 @@ impl CloudMap {
             .ok_or_else(|| format!("Cloud Map service {id} does not exist ({registry_arn})"))?;
         Ok(RegistryService {
             id: id.to_owned(),
+            name: service.name.clone(),
             custom_health: service.health == ServiceHealth::Custom,
             records: service
                 .dns

@@ -177,7 +177,24 @@ async fn launch(ecs: &Arc<Ecs>, arn: &str) -> Result<(), Stop> {
             .iter()
             .map(|c| ContainerSpec::from_definition(c, ecs.config.stop_timeout))
             .collect(),
-        dns_server: ecs.dns.as_ref().map(|_| network.gateway),
+        dns_server: network
+            .dns
+            .as_ref()
+            .filter(|_| ecs.dns.is_some())
+            .map(|d| d.address),
+        ecs_service: record
+            .state
+            .service_arn
+            .as_deref()
+            .and_then(|arn| arn.rsplit('/').next())
+            .map(str::to_owned),
+        discovery_service: record.state.registry.as_ref().and_then(|r| {
+            let region = cluster.region.as_str();
+            ecs.cloudmap
+                .service(region, r.registry_arn.as_deref()?)
+                .ok()
+                .map(|s| s.name)
+        }),
     };
     let started = ecs
         .runtime

@@ -133,11 +133,11 @@ impl Ecs {
             return Ok(network.clone());
         }
         let network = self.runtime.prepare_cluster(cluster).await?;
-        if let Some(dns) = &self.dns {
-            dns.serve_on(network.gateway, network.subnet).map_err(|e| {
+        if let (Some(dns), Some(exposure)) = (&self.dns, &network.dns) {
+            dns.serve_on(exposure.address, exposure.clients).map_err(|e| {
                 RuntimeError(format!(
                     "ResourceInitializationError: cannot serve DNS to the cluster network on {}:53: {e}",
-                    network.gateway
+                    exposure.address
                 ))
             })?;
         }

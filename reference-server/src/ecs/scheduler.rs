@@ -15,6 +15,8 @@ use super::model::{
 use super::store::{EcsChange, EcsState};
 
 const TICK: Duration = Duration::from_secs(1);
+/// How long STOPPED tasks stay visible (ECS: about an hour).
+const STOPPED_RETENTION: Duration = Duration::from_secs(3600);
 /// ECS keeps the newest 100 events of a service.
 const MAX_EVENTS: usize = 100;
 
@@ -41,6 +43,7 @@ struct Seen {
 }
 
 fn pass(ecs: &Arc<Ecs>) {
+    prune(ecs, model::now() - STOPPED_RETENTION.as_secs_f64());
     let services: Vec<String> = ecs.store.read(|s| {
         s.services
             .values()
@@ -66,6 +69,22 @@ fn pass(ecs: &Arc<Ecs>) {
         }) {
             ecs.wake_task(&task);
         }
+    }
+}
+
+/// Forgets tasks that have been STOPPED since before `cutoff`.
+fn prune(ecs: &Ecs, cutoff: f64) {
+    let result = ecs.store.write(|state| {
+        let old: Vec<EcsChange> = state
+            .tasks
+            .values()
+            .filter(|t| t.wire.is_stopped() && t.wire.stopped_at.is_some_and(|at| at < cutoff))
+            .map(|t| EcsChange::DeleteTask(t.wire.task_arn.clone()))
+            .collect();
+        Ok(((), old))
+    });
+    if let Err(error) = result {
+        tracing::error!(%error, "stopped tasks not pruned");
     }
 }
 

@@ -30,7 +30,7 @@ use futures_util::StreamExt;
 
 use super::{
     Binding, BoxFuture, ClusterNetwork, ClusterRef, ContainerHealth, ContainerSpec, ContainerState,
-    ContainerStatus, NetworkMode, RuntimeError, StartedTask, TaskRuntime, TaskSpec,
+    ContainerStatus, DnsExposure, NetworkMode, RuntimeError, StartedTask, TaskRuntime, TaskSpec,
 };
 
 const OWNER: &str = "io.cloudmap-conformance.owner";
@@ -117,7 +117,9 @@ impl DockerRuntime {
             .and_then(|c| c.gateway.as_deref())
             .and_then(|g| g.parse::<IpAddr>().ok());
         match (subnet, gateway) {
-            (Some(subnet), Some(gateway)) => Ok(ClusterNetwork { gateway, subnet }),
+            (Some(clients), Some(address)) => Ok(ClusterNetwork {
+                dns: Some(DnsExposure { address, clients }),
+            }),
             _ => Err(RuntimeError(format!(
                 "ResourceInitializationError: the cluster network {name} has no IPv4 subnet and gateway"
             ))),
@@ -146,7 +148,7 @@ impl DockerRuntime {
         &self,
         spec: &TaskSpec,
         container: &ContainerSpec,
-        network: &ClusterNetwork,
+        gateway: IpAddr,
         network_mode: String,
         join_network: bool,
     ) -> ContainerCreateBody {
@@ -159,7 +161,7 @@ impl DockerRuntime {
                 port_bindings.insert(
                     key,
                     Some(vec![PortBinding {
-                        host_ip: Some(network.gateway.to_string()),
+                        host_ip: Some(gateway.to_string()),
                         host_port: Some(if *host_port == 0 {
                             String::new()
                         } else {
@@ -231,6 +233,11 @@ impl DockerRuntime {
         created: &mut Vec<(String, String)>,
     ) -> Result<StartedTask, RuntimeError> {
         let network = self.network(&spec.cluster).await?;
+        let gateway = network.dns.as_ref().map(|d| d.address).ok_or_else(|| {
+            RuntimeError(
+                "ResourceInitializationError: the cluster network has no gateway".to_owned(),
+            )
+        })?;
         for container in &spec.containers {
             self.ensure_image(&container.image).await?;
         }
@@ -252,7 +259,7 @@ impl DockerRuntime {
                 NetworkMode::Bridge => (network_name.clone(), true),
                 NetworkMode::Host => ("host".to_owned(), false),
             };
-            let body = self.create_body(spec, container, &network, mode, join);
+            let body = self.create_body(spec, container, gateway, mode, join);
             let name = format!(
                 "cloudmap-{}-{}-{}",
                 self.owner,
@@ -297,7 +304,7 @@ impl DockerRuntime {
                 .and_then(|n| n.get(&network_name))
                 .and_then(|e| e.ip_address.as_deref())
                 .and_then(|ip| ip.parse::<Ipv4Addr>().ok()),
-            NetworkMode::Bridge | NetworkMode::Host => match network.gateway {
+            NetworkMode::Bridge | NetworkMode::Host => match gateway {
                 IpAddr::V4(v4) => Some(v4),
                 IpAddr::V6(_) => None,
             },
@@ -330,7 +337,7 @@ impl DockerRuntime {
                                 container_port: *container_port,
                                 host_port,
                                 protocol: protocol.clone(),
-                                host_ip: network.gateway,
+                                host_ip: gateway,
                             });
                         }
                     }
@@ -342,7 +349,7 @@ impl DockerRuntime {
                             container_port: *container_port,
                             host_port: *container_port,
                             protocol: protocol.clone(),
-                            host_ip: ipv4.map_or(network.gateway, IpAddr::V4),
+                            host_ip: ipv4.map_or(gateway, IpAddr::V4),
                         });
                     }
                 }

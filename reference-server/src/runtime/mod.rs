@@ -8,6 +8,7 @@
 //! past the next start.
 
 pub mod docker;
+pub mod kubernetes;
 
 use std::collections::HashSet;
 use std::future::Future;
@@ -37,9 +38,16 @@ pub struct ClusterRef {
 /// The network of a cluster as the runtime made it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClusterNetwork {
-    /// The host's address on the cluster network: tasks reach the server's DNS there.
-    pub gateway: IpAddr,
-    pub subnet: IpNet,
+    /// Where the server must serve DNS for this cluster's tasks (the host's address on the
+    /// cluster network, and the tasks' subnet, which may use forwarding); `None` when the tasks
+    /// resolve through something else (Kubernetes: CoreDNS).
+    pub dns: Option<DnsExposure>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DnsExposure {
+    pub address: IpAddr,
+    pub clients: IpNet,
 }
 
 #[derive(Debug, Clone)]
@@ -125,6 +133,11 @@ pub struct TaskSpec {
     pub containers: Vec<ContainerSpec>,
     /// The nameserver the containers use (the server's DNS on the cluster network).
     pub dns_server: Option<IpAddr>,
+    /// The ECS service the task belongs to, if any (labels).
+    pub ecs_service: Option<String>,
+    /// The name of the Cloud Map service the task registers with, if any (labels, and the
+    /// Kubernetes headless Service in rewrite mode).
+    pub discovery_service: Option<String>,
 }
 
 /// A port a container publishes on the host (bridge mode).

@@ -89,7 +89,15 @@ impl TestServer {
         Self::with_config(Config::parse_from(args)).await
     }
 
-    pub async fn with_config(mut config: Config) -> TestServer {
+    pub async fn with_config(config: Config) -> TestServer {
+        Self::with_runtime(config, None).await
+    }
+
+    /// A server whose ECS tasks run on `runtime` (a scripted one, for scheduler tests).
+    pub async fn with_runtime(
+        mut config: Config,
+        runtime: Option<std::sync::Arc<dyn reference_server::runtime::TaskRuntime>>,
+    ) -> TestServer {
         // Port 0 for everything: the kernel picks, the test reads the addresses back.
         config.listen = "127.0.0.1:0".parse().unwrap();
         config.dns_listen = vec!["127.0.0.1:0".parse().unwrap()];
@@ -101,7 +109,7 @@ impl TestServer {
         let shutdown = CancellationToken::new();
         let token = shutdown.clone();
         let running = tokio::spawn(async move {
-            reference_server::server::run(listeners, config, token)
+            reference_server::server::run_with_runtime(listeners, config, token, runtime)
                 .await
                 .unwrap();
         });

@@ -17,5 +17,6 @@ mod instances;
 mod namespaces;
 mod operations;
 mod protocol;
+mod scheduler;
 mod services;
 mod tags;
