@@ -42,6 +42,16 @@ cargo test --workspace --locked 2>&1 | tee "$log"
 test_status=${PIPESTATUS[0]}
 [ "$test_status" -eq 0 ] || failed_steps+=("tests")
 
+# The Kubernetes runtime against a live cluster, when there is one (there is none on the machines
+# this project is built on: no k3s image or binary can be obtained there).
+if [ -n "${KUBECONFIG:-}" ]; then
+  echo "==> kubernetes: cargo test -p reference-server --test it kubernetes -- --ignored"
+  cargo test --locked -p reference-server --test it kubernetes -- --ignored 2>&1 | tee -a "$log"
+  [ "${PIPESTATUS[0]}" -eq 0 ] || failed_steps+=("kubernetes")
+else
+  echo "==> kubernetes: SKIPPED the live Kubernetes tests: KUBECONFIG is not set (no cluster here)"
+fi
+
 # The conformance suite against a second, independent implementation (moto_server) and against the
 # reference server, through the `conformance run` entry point; the matrix is the report users read.
 report_dir="${CONFORMANCE_REPORT_DIR:-$CARGO_TARGET_DIR/conformance-report}"
@@ -59,19 +69,22 @@ if [ "$moto_up" -eq 0 ]; then
   tail -n 20 "$report_dir.moto.log"
   failed_steps+=("moto-start")
 fi
-echo "==> conformance: reference and moto_server"
+echo "==> conformance: reference, moto_server and k3s"
 # The reference run repeats the scenarios cargo test already counted: it is here for the report.
 cargo run --quiet --locked -p conformance -- run --target reference --report "$report_dir" || failed_steps+=("conformance-reference")
 CONFORMANCE_ENDPOINT="http://127.0.0.1:$moto_port" CONFORMANCE_CAPABILITIES=cli,ecs \
   cargo run --quiet --locked -p conformance -- run --target endpoint --name moto --report "$report_dir" 2>&1 | tee -a "$conformance_log" || failed_steps+=("conformance-moto")
 kill "$moto_pid" 2>/dev/null || true
-cargo run --quiet --locked -p conformance -- matrix "$report_dir/reference.json" "$report_dir/moto.json" --out "$report_dir/matrix.md" \
+# The k3s target runs where a rancher/k3s image is on the Docker engine; elsewhere it reports every
+# scenario skipped, with the reason, in its own column of the matrix.
+cargo run --quiet --locked -p conformance -- run --target k3s --report "$report_dir" 2>&1 | tee -a "$conformance_log" || failed_steps+=("conformance-k3s")
+cargo run --quiet --locked -p conformance -- matrix "$report_dir/reference.json" "$report_dir/moto.json" "$report_dir/k3s.json" --out "$report_dir/matrix.md" \
   && echo "conformance matrix: $report_dir/matrix.md" || failed_steps+=("conformance-matrix")
 
 passed=$(grep -E '^test result:' "$log" | sed -E 's/.* ([0-9]+) passed.*/\1/' | awk '{s+=$1} END {print s+0}')
 failed=$(grep -E '^test result:' "$log" | sed -E 's/.* ([0-9]+) failed.*/\1/' | awk '{s+=$1} END {print s+0}')
 ignored=$(grep -E '^test result:' "$log" | sed -E 's/.* ([0-9]+) ignored.*/\1/' | awk '{s+=$1} END {print s+0}')
-# moto's scenario verdicts count too.
+# moto's (and k3s's) scenario verdicts count too.
 while read -r p f s; do
   passed=$((passed + p)); failed=$((failed + f)); ignored=$((ignored + s))
 done < <(grep -E '^[0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$' "$conformance_log" | sed -E 's/([0-9]+) passed, ([0-9]+) failed, ([0-9]+) skipped/\1 \2 \3/')

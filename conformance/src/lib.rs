@@ -2,8 +2,9 @@
 //!
 //! # Layout
 //! - [`scenario`]: the YAML model (unknown fields rejected) and loading.
-//! - [`target`]: what is under test — `reference` (our server, started per scenario) or
-//!   `endpoint` (any running implementation) — with the capabilities it declares.
+//! - [`target`]: what is under test — `reference` (our server, started per scenario),
+//!   `endpoint` (any running implementation) or `k3s` (our server inside k3s, see [`k3s`]) — with
+//!   the capabilities it declares.
 //! - [`driver`]: AWS JSON over HTTP, the aws CLI, DNS, HTTP.
 //! - [`runner`]: steps, `${var}` templating, captures, subset expectations, waits with deadlines.
 //! - [`redact`]: numbered references for ids, so snapshots compare across runs.
@@ -13,6 +14,7 @@
 //! The suite speaks only HTTP, DNS and the CLI: it knows nothing of any implementation's inside.
 
 pub mod driver;
+pub mod k3s;
 pub mod redact;
 pub mod report;
 pub mod runner;

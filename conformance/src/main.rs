@@ -21,7 +21,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Runs the scenarios against a target (`reference` or `endpoint`, see README).
+    /// Runs the scenarios against a target (`reference`, `endpoint` or `k3s`, see README).
     Run {
         #[arg(long, default_value = "reference")]
         target: String,

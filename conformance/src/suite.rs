@@ -168,6 +168,7 @@ pub fn discover(root: &Path) -> Vec<ScenarioFile> {
 pub fn declared_capabilities(kind: &str) -> anyhow::Result<Vec<Capability>> {
     match kind {
         "reference" => Ok(crate::target::reference_capabilities()),
+        "k3s" => Ok(crate::target::K3S_CAPABILITIES.to_vec()),
         _ => crate::target::endpoint_capabilities(),
     }
 }
@@ -181,6 +182,13 @@ pub async fn run_file(
     name: &str,
 ) -> Verdict {
     let known = known.iter().find(|k| k.scenario == file.name);
+    if kind == "k3s"
+        && let Some(reason) = crate::k3s::unavailable()
+    {
+        return Verdict::Skipped {
+            reason: format!("k3s target unavailable: {reason}"),
+        };
+    }
     let (kind, name) = (kind.to_owned(), name.to_owned());
     let file_path = file.path.clone();
     let outcome = async move {

@@ -23,6 +23,14 @@ pub const REFERENCE_CAPABILITIES: [Capability; 4] = [
     Capability::Ecs,
 ];
 
+/// What the k3s target declares: its tasks are pods, so there are no Docker `container` steps.
+pub const K3S_CAPABILITIES: [Capability; 4] = [
+    Capability::Dns,
+    Capability::ActiveHealth,
+    Capability::Cli,
+    Capability::Ecs,
+];
+
 /// What the reference server will declare on this machine.
 pub fn reference_capabilities() -> Vec<Capability> {
     REFERENCE_CAPABILITIES
@@ -88,7 +96,8 @@ impl Target {
         let mut target = match kind {
             "reference" => Target::reference()?,
             "endpoint" => Target::endpoint()?,
-            other => bail!("unknown target kind {other:?} (reference, endpoint)"),
+            "k3s" => Target::k3s()?,
+            other => bail!("unknown target kind {other:?} (reference, endpoint, k3s)"),
         };
         target.name = name.to_owned();
         Ok(target)
@@ -113,6 +122,30 @@ impl Target {
             dns,
             region: std::env::var("CONFORMANCE_REGION").unwrap_or_else(|_| "us-east-1".to_owned()),
             capabilities,
+            process: None,
+        })
+    }
+
+    /// The reference server inside k3s (see `k3s.rs`); one cluster serves every scenario.
+    fn k3s() -> anyhow::Result<Target> {
+        if let Some(reason) = crate::k3s::unavailable() {
+            bail!("the k3s target cannot run: {reason}");
+        }
+        let images = [
+            "cloudmap-base/debian:bookworm",
+            "backend-api:latest",
+            "frontend-web:latest",
+            "backend-api:nocgo",
+            "frontend-web:nocgo",
+        ]
+        .map(str::to_owned);
+        let (api, dns) = crate::k3s::ensure(&reference_binary()?, &images)?;
+        Ok(Target {
+            name: "k3s".to_owned(),
+            endpoint: format!("http://127.0.0.1:{api}"),
+            dns: Some(format!("127.0.0.1:{dns}").parse()?),
+            region: "us-east-1".to_owned(),
+            capabilities: K3S_CAPABILITIES.to_vec(),
             process: None,
         })
     }
@@ -199,7 +232,7 @@ fn health_ok(address: &str) -> bool {
 }
 
 /// A port free for both TCP and UDP right now (released for the server to take).
-fn free_port() -> anyhow::Result<u16> {
+pub fn free_port() -> anyhow::Result<u16> {
     for _ in 0..50 {
         let tcp = TcpListener::bind("127.0.0.1:0")?;
         let port = tcp.local_addr()?.port();

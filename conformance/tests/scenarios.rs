@@ -24,6 +24,15 @@ fn main() {
             std::process::exit(2);
         }
     };
+    // The k3s target skips everything, saying why, where it cannot run.
+    let unavailable = if kind == "k3s" {
+        conformance::k3s::unavailable()
+    } else {
+        None
+    };
+    if let Some(reason) = &unavailable {
+        eprintln!("SKIPPING every scenario: the k3s target cannot run here: {reason}");
+    }
     let trials = suite::discover(&suite::scenarios_root())
         .into_iter()
         .map(|file| {
@@ -45,7 +54,7 @@ fn main() {
             }
             let (known, kind, name) = (known.clone(), kind.clone(), name.clone());
             Trial::test(file.name.clone(), move || run(&file, &known, &kind, &name))
-                .with_ignored_flag(!missing.is_empty())
+                .with_ignored_flag(!missing.is_empty() || unavailable.is_some())
         })
         .collect();
     let full_run = arguments.filter.is_none()

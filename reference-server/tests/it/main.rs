@@ -14,6 +14,7 @@ mod dns;
 mod ecs;
 mod health;
 mod instances;
+mod kubernetes;
 mod namespaces;
 mod operations;
 mod protocol;
