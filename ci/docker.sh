@@ -23,7 +23,10 @@
 # Needs:  root (apt-get, dockerd, debootstrap) for whatever is missing.
 set -euo pipefail
 
-log() { printf '[docker] %s\n' "$*"; }
+LOG_PREFIX=docker
+# shellcheck source=ci/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
 
 BASE_IMAGE=${CLOUDMAP_BASE_IMAGE:-cloudmap-base/debian:bookworm}
 BUILDER_IMAGE=${CLOUDMAP_BUILDER_IMAGE:-cloudmap-base/golang:bookworm}
@@ -36,21 +39,6 @@ SUITE=bookworm
 # missing); BuildKit is not installed everywhere and is not needed here.
 export DOCKER_BUILDKIT=0
 
-apt_updated=0
-apt_install() {
-  local missing=()
-  for pkg in "$@"; do
-    dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
-  done
-  [ ${#missing[@]} -eq 0 ] && return 0
-  if [ "$apt_updated" -eq 0 ]; then
-    log "apt-get update"
-    DEBIAN_FRONTEND=noninteractive apt-get update -qq
-    apt_updated=1
-  fi
-  log "apt-get install ${missing[*]}"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-}
 
 # --- 1. the engine -----------------------------------------------------------------------------
 

@@ -3,23 +3,11 @@
 # first. Used by ci/test.sh; run it alone to prepare a development machine.
 set -euo pipefail
 
-log() { printf '[setup] %s\n' "$*"; }
+LOG_PREFIX=setup
+# shellcheck source=ci/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-apt_updated=0
-apt_install() {
-  local missing=()
-  for pkg in "$@"; do
-    dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
-  done
-  [ ${#missing[@]} -eq 0 ] && return 0
-  if [ "$apt_updated" -eq 0 ]; then
-    log "apt-get update"
-    DEBIAN_FRONTEND=noninteractive apt-get update -qq
-    apt_updated=1
-  fi
-  log "apt-get install ${missing[*]}"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-}
+
 
 # Debian's system Python refuses pip installs (PEP 668); this machine's own tools go there on
 # purpose. (A pyenv Python ignores the setting.)

@@ -15,46 +15,16 @@
 #         AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY  default "test" (the server checks no signature)
 set -euo pipefail
 cd "$(dirname "$0")"
+# shellcheck source=lib.sh
+source ./lib.sh
 
-ENDPOINT=${ENDPOINT:-http://localhost:5373}
-REGION=${REGION:-us-east-1}
 IMAGE_TAG=${IMAGE_TAG:-latest}
 DEPLOY_TIMEOUT=${DEPLOY_TIMEOUT:-120}
-NAMESPACE=app.local
-CLUSTER=default
-
-if [ -z "${AWS_ACCESS_KEY_ID:-}" ] && [ -z "${AWS_PROFILE:-}" ]; then
-  export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test
-fi
-# DiscoverInstances goes to data-<host> otherwise (see the repository README).
-export AWS_DISABLE_HOST_PREFIX_INJECTION=true
 
 log() { printf '[deploy] %s\n' "$*"; }
-awsx() { aws --region "$REGION" --endpoint-url "$ENDPOINT" "$@"; }
 
 TMP_DIR=$(mktemp -d)
 trap 'rm -rf "$TMP_DIR"' EXIT
-
-# Polls an asynchronous Cloud Map operation until it succeeds; fails on FAIL or after 60 s.
-wait_for_operation() {
-  local operation_id=$1 status deadline=$((SECONDS + 60))
-  while :; do
-    status=$(awsx servicediscovery get-operation --operation-id "$operation_id" \
-      --query Operation.Status --output text)
-    case "$status" in
-      SUCCESS) return 0 ;;
-      FAIL)
-        awsx servicediscovery get-operation --operation-id "$operation_id" >&2
-        return 1
-        ;;
-    esac
-    if [ "$SECONDS" -ge "$deadline" ]; then
-      log "operation $operation_id still $status after 60s"
-      return 1
-    fi
-    sleep 1
-  done
-}
 
 namespace_id() {
   awsx servicediscovery list-namespaces \

@@ -12,21 +12,12 @@
 #         TEST_TIMEOUT=15   seconds the HTTP checks retry before they fail
 set -euo pipefail
 cd "$(dirname "$0")"
+# shellcheck source=lib.sh
+source ./lib.sh
 
-ENDPOINT=${ENDPOINT:-http://localhost:5373}
-REGION=${REGION:-us-east-1}
 DNS_SERVER=${DNS_SERVER:-127.0.0.1}
 DNS_PORT=${DNS_PORT:-1053}
 TEST_TIMEOUT=${TEST_TIMEOUT:-15}
-NAMESPACE=app.local
-
-if [ -z "${AWS_ACCESS_KEY_ID:-}" ] && [ -z "${AWS_PROFILE:-}" ]; then
-  export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test
-fi
-# DiscoverInstances goes to data-<host> otherwise (see the repository README).
-export AWS_DISABLE_HOST_PREFIX_INJECTION=true
-
-awsx() { aws --region "$REGION" --endpoint-url "$ENDPOINT" "$@"; }
 
 passed=0
 failed=0

@@ -285,6 +285,31 @@ async fn registry(server: &TestServer, namespace: &str, name: &str) -> (String, 
     (id, arn)
 }
 
+/// What `web_service` made.
+struct Web {
+    service_id: String,
+    cluster: String,
+}
+
+/// A custom-health Cloud Map service `web` in a new private namespace, and an ECS service `web`
+/// of `desired` tasks (revision 1 of family `web`) in a new cluster, registering into it.
+async fn web_service(server: &TestServer, namespace: &str, desired: i32) -> Web {
+    let ecs = server.ecs();
+    let (service_id, registry_arn) = registry(server, namespace, "web").await;
+    let cluster = unique("c");
+    ecs.create_cluster()
+        .cluster_name(&cluster)
+        .send()
+        .await
+        .unwrap();
+    let definition = task_definition(&ecs, "web", None, "v1").await;
+    create_service(&ecs, &cluster, "web", &definition, desired, &registry_arn).await;
+    Web {
+        service_id,
+        cluster,
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_seed_service_json_runs_two_registered_tasks_that_dns_and_containers_resolve() {
     if !docker_ready() {
@@ -439,15 +464,10 @@ async fn a_killed_container_is_replaced_and_its_instance_deregistered() {
     let server = docker_server().await;
     let ecs = server.ecs();
     let dns = server.dns.unwrap();
-    let (service_id, registry_arn) = registry(&server, "kill.local", "web").await;
-    let cluster = unique("c");
-    ecs.create_cluster()
-        .cluster_name(&cluster)
-        .send()
-        .await
-        .unwrap();
-    let definition = task_definition(&ecs, "web", None, "v1").await;
-    create_service(&ecs, &cluster, "web", &definition, 2, &registry_arn).await;
+    let Web {
+        service_id,
+        cluster,
+    } = web_service(&server, "kill.local", 2).await;
     let running = eventually(DEADLINE, || async {
         let running = tasks(&ecs, &cluster, Some("web"), DesiredStatus::Running).await;
         let registered = instances(&server, &service_id).await;
@@ -595,15 +615,10 @@ async fn scaling_to_zero_and_deleting_the_service_and_cluster_leave_nothing_behi
     let server = docker_server().await;
     let ecs = server.ecs();
     let dns = server.dns.unwrap();
-    let (service_id, registry_arn) = registry(&server, "scale.local", "web").await;
-    let cluster = unique("c");
-    ecs.create_cluster()
-        .cluster_name(&cluster)
-        .send()
-        .await
-        .unwrap();
-    let definition = task_definition(&ecs, "web", None, "v1").await;
-    create_service(&ecs, &cluster, "web", &definition, 2, &registry_arn).await;
+    let Web {
+        service_id,
+        cluster,
+    } = web_service(&server, "scale.local", 2).await;
     let running = eventually(DEADLINE, || async {
         let running = tasks(&ecs, &cluster, Some("web"), DesiredStatus::Running).await;
         (running.len() == 2 && instances(&server, &service_id).await.len() == 2).then_some(running)
@@ -681,15 +696,10 @@ async fn a_new_task_definition_rolls_the_registrations_over() {
     }
     let server = docker_server().await;
     let ecs = server.ecs();
-    let (service_id, registry_arn) = registry(&server, "roll.local", "web").await;
-    let cluster = unique("c");
-    ecs.create_cluster()
-        .cluster_name(&cluster)
-        .send()
-        .await
-        .unwrap();
-    let v1 = task_definition(&ecs, "web", None, "v1").await;
-    create_service(&ecs, &cluster, "web", &v1, 2, &registry_arn).await;
+    let Web {
+        service_id,
+        cluster,
+    } = web_service(&server, "roll.local", 2).await;
     eventually(DEADLINE, || async {
         (instances(&server, &service_id).await.len() == 2).then_some(())
     })
