@@ -943,6 +943,26 @@ async fn ecs_errors_have_ecs_codes() {
         no_network.is_invalid_parameter_exception(),
         "{no_network:?}"
     );
+    // More tasks than ECS allows per service, and a deployment that could never run.
+    for (desired, minimum) in [(5001, 100), (1, 150)] {
+        let rejected = ecs
+            .create_service()
+            .service_name("web")
+            .task_definition(&definition)
+            .desired_count(desired)
+            .network_configuration(awsvpc())
+            .deployment_configuration(
+                aws_sdk_ecs::types::DeploymentConfiguration::builder()
+                    .minimum_healthy_percent(minimum)
+                    .maximum_percent(200)
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap_err()
+            .into_service_error();
+        assert!(rejected.is_invalid_parameter_exception(), "{rejected:?}");
+    }
     // A registry ARN that names no Cloud Map service, and one whose container port is not mapped.
     let ns = private_namespace(&server.client, "errors.local").await;
     let cm = crate::fixtures::plain_service(&server.client, &ns, "web").await;

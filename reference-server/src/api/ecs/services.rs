@@ -20,9 +20,40 @@ fn not_active() -> ApiError {
     ApiError::new("ServiceNotActiveException", "Service was not ACTIVE.")
 }
 
+/// ECS's quota of tasks per service.
+const MAX_DESIRED: u32 = 5000;
+
 fn count(value: i64) -> Result<u32, ApiError> {
     u32::try_from(value)
-        .map_err(|_| invalid(format!("desiredCount must be at least 0, got {value}")))
+        .ok()
+        .filter(|n| *n <= MAX_DESIRED)
+        .ok_or_else(|| {
+            invalid(format!(
+                "desiredCount must be between 0 and {MAX_DESIRED} (tasks per service), got {value}"
+            ))
+        })
+}
+
+/// minimumHealthyPercent is at most 100 and maximumPercent at least 100 (else a deployment could
+/// never run its desired count).
+fn check_deployment_configuration(
+    configuration: Option<&crate::ecs::model::DeploymentConfiguration>,
+) -> Result<(), ApiError> {
+    if let Some(c) = configuration {
+        if c.minimum_healthy_percent > 100 {
+            return Err(invalid(format!(
+                "minimumHealthyPercent must be between 0 and 100, got {}",
+                c.minimum_healthy_percent
+            )));
+        }
+        if c.maximum_percent < 100 {
+            return Err(invalid(format!(
+                "maximumPercent must be at least 100, got {}",
+                c.maximum_percent
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// The checks that depend on the task definition: awsvpc needs a network configuration, FARGATE
@@ -99,6 +130,7 @@ pub async fn create_service(
         .clone()
         .ok_or_else(|| invalid("taskDefinition is required"))?;
     let desired = count(input.desired_count.unwrap_or(0))?;
+    check_deployment_configuration(input.deployment_configuration.as_ref())?;
     if let Some(strategy) = input.scheduling_strategy.as_deref()
         && strategy != "REPLICA"
     {
@@ -195,6 +227,7 @@ pub async fn update_service(
         .clone()
         .ok_or_else(|| invalid("service is required"))?;
     let desired = input.desired_count.map(count).transpose()?;
+    check_deployment_configuration(input.deployment_configuration.as_ref())?;
     let output = ctx.ecs.store.write(|state| {
         let cluster = common::cluster(ctx, state, input.cluster.as_deref())?;
         let mut service = common::service(state, cluster, &reference)
