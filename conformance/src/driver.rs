@@ -26,9 +26,10 @@ pub struct ApiResult {
     pub body: Value,
 }
 
-/// Sends one operation. The request carries a SigV4-shaped `Authorization` header with the
-/// target's region in its credential scope (emulators route and partition by it); it is not
-/// signed, so real AWS is out of reach of this driver.
+/// Sends one operation, signed with SigV4 (`sigv4.rs`; credentials from the environment, else
+/// `test`/`test`), so that real AWS accepts it and emulators can route on the credential scope's
+/// region. ECS requests go to the target's ECS endpoint; DiscoverInstances and
+/// DiscoverInstancesRevision get the `data-` host prefix when the target asks for it (real AWS).
 pub async fn api(
     client: &reqwest::Client,
     target: &Target,
@@ -36,30 +37,67 @@ pub async fn api(
     operation: &str,
     params: &Value,
 ) -> anyhow::Result<ApiResult> {
-    let (prefix, signing_name) = match service {
-        ApiService::Servicediscovery => (CLOUDMAP_PREFIX, "servicediscovery"),
-        ApiService::Ecs => (ECS_PREFIX, "ecs"),
+    let (prefix, signing_name, endpoint) = match service {
+        ApiService::Servicediscovery => (CLOUDMAP_PREFIX, "servicediscovery", &target.endpoint),
+        ApiService::Ecs => (ECS_PREFIX, "ecs", &target.ecs_endpoint),
     };
     let body = if params.is_null() {
         json!({})
     } else {
         params.clone()
     };
-    let authorization = format!(
-        "AWS4-HMAC-SHA256 Credential=test/20260101/{}/{signing_name}/aws4_request, SignedHeaders=content-type;host;x-amz-date;x-amz-target, Signature={}",
-        target.region,
-        "0".repeat(64)
+    let payload = serde_json::to_vec(&body)?;
+    let url = reqwest::Url::parse(&format!("{endpoint}/"))
+        .with_context(|| format!("bad endpoint {endpoint}"))?;
+    let mut host = match (url.host_str(), url.port()) {
+        (Some(host), Some(port)) => format!("{host}:{port}"),
+        (Some(host), None) => host.to_owned(),
+        (None, _) => bail!("endpoint {endpoint} has no host"),
+    };
+    let mut url = url.clone();
+    if target.host_prefix && operation.starts_with("DiscoverInstances") {
+        let prefixed = format!("data-{}", url.host_str().unwrap_or_default());
+        url.set_host(Some(&prefixed))
+            .with_context(|| format!("cannot prefix {endpoint}"))?;
+        host = format!("data-{host}");
+    }
+    let date = crate::sigv4::now();
+    let credentials = crate::sigv4::Credentials::from_env();
+    let mut headers = vec![
+        (
+            "content-type".to_owned(),
+            "application/x-amz-json-1.1".to_owned(),
+        ),
+        ("host".to_owned(), host),
+        ("x-amz-date".to_owned(), date.clone()),
+        ("x-amz-target".to_owned(), format!("{prefix}.{operation}")),
+    ];
+    if let Some(token) = &credentials.session_token {
+        headers.push(("x-amz-security-token".to_owned(), token.clone()));
+    }
+    let authorization = crate::sigv4::authorization(
+        &crate::sigv4::Request {
+            method: "POST",
+            path: "/",
+            query: "",
+            headers: &headers,
+            payload: &payload,
+        },
+        &credentials,
+        &target.region,
+        signing_name,
+        &date,
     );
-    let response = client
-        .post(format!("{}/", target.endpoint))
-        .header("x-amz-target", format!("{prefix}.{operation}"))
-        .header("content-type", "application/x-amz-json-1.1")
-        .header("x-amz-date", "20260101T000000Z")
+    let mut request = client.post(url);
+    for (name, value) in headers.iter().filter(|(name, _)| name != "host") {
+        request = request.header(name, value);
+    }
+    let response = request
         .header("authorization", authorization)
-        .body(serde_json::to_vec(&body)?)
+        .body(payload)
         .send()
         .await
-        .with_context(|| format!("{operation}: no answer from {}", target.endpoint))?;
+        .with_context(|| format!("{operation}: no answer from {endpoint}"))?;
     let status = response.status().as_u16();
     let text = response.text().await?;
     let body: Value = if text.trim().is_empty() {
@@ -97,8 +135,7 @@ pub struct CliResult {
 pub fn cli(target: &Target, command_line: &str) -> anyhow::Result<CliResult> {
     let output = Command::new("bash")
         .args(["-o", "pipefail", "-c", command_line])
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .envs(cli_credentials())
         .env("AWS_DEFAULT_REGION", &target.region)
         .env("AWS_PAGER", "")
         .env("AWS_CONFIG_FILE", "/dev/null")
@@ -113,6 +150,19 @@ pub fn cli(target: &Target, command_line: &str) -> anyhow::Result<CliResult> {
         stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
     })
+}
+
+/// The aws CLI's credentials: the caller's (real AWS), else `test`/`test`.
+fn cli_credentials() -> Vec<(&'static str, String)> {
+    let credentials = crate::sigv4::Credentials::from_env();
+    let mut env = vec![
+        ("AWS_ACCESS_KEY_ID", credentials.access_key),
+        ("AWS_SECRET_ACCESS_KEY", credentials.secret_key),
+    ];
+    if let Some(token) = credentials.session_token {
+        env.push(("AWS_SESSION_TOKEN", token));
+    }
+    env
 }
 
 /// A DNS answer reduced to what expectations look at.

@@ -7,6 +7,7 @@
 //!   the capabilities it declares.
 //! - [`driver`]: AWS JSON over HTTP, the aws CLI, DNS, HTTP.
 //! - [`runner`]: steps, `${var}` templating, captures, subset expectations, waits with deadlines.
+//! - [`sigv4`]: request signing, so real AWS can be a target.
 //! - [`redact`]: numbered references for ids, so snapshots compare across runs.
 //! - [`suite`]: discovery of scenario files, per-target expectations (the ratchet), verdicts.
 //! - [`report`]: JSON, Markdown (scenario × target matrix) and JUnit reports.
@@ -19,5 +20,6 @@ pub mod redact;
 pub mod report;
 pub mod runner;
 pub mod scenario;
+pub mod sigv4;
 pub mod suite;
 pub mod target;

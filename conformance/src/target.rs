@@ -3,7 +3,9 @@
 //! - `reference`: our server, started from its binary on free loopback ports with in-memory
 //!   state, a fast health interval and a fixed DNS seed.
 //! - `endpoint`: any implementation already running: `CONFORMANCE_ENDPOINT` (API URL),
-//!   `CONFORMANCE_DNS` (`IP:PORT`, optional), `CONFORMANCE_CAPABILITIES` (comma-separated).
+//!   `CONFORMANCE_ECS_ENDPOINT` (default: the same), `CONFORMANCE_DNS` (`IP:PORT`, optional),
+//!   `CONFORMANCE_CAPABILITIES` (comma-separated), `CONFORMANCE_HOST_PREFIX=true` to send
+//!   DiscoverInstances to `data-<host>` (real AWS).
 
 use std::net::{SocketAddr, TcpListener, UdpSocket};
 use std::path::PathBuf;
@@ -53,6 +55,10 @@ pub fn endpoint_capabilities() -> anyhow::Result<Vec<Capability>> {
 pub struct Target {
     pub name: String,
     pub endpoint: String,
+    /// Where ECS requests go (the same endpoint for emulators; `ecs.<region>.amazonaws.com` on AWS).
+    pub ecs_endpoint: String,
+    /// Send DiscoverInstances* to `data-<host>`, as AWS SDKs do (real AWS needs it).
+    pub host_prefix: bool,
     pub dns: Option<SocketAddr>,
     pub region: String,
     pub capabilities: Vec<Capability>,
@@ -116,9 +122,15 @@ impl Target {
             .transpose()
             .context("CONFORMANCE_DNS")?;
         let capabilities = endpoint_capabilities()?;
+        let endpoint = endpoint.trim_end_matches('/').to_owned();
         Ok(Target {
             name: "endpoint".to_owned(),
-            endpoint: endpoint.trim_end_matches('/').to_owned(),
+            ecs_endpoint: std::env::var("CONFORMANCE_ECS_ENDPOINT")
+                .map(|e| e.trim_end_matches('/').to_owned())
+                .unwrap_or_else(|_| endpoint.clone()),
+            host_prefix: std::env::var("CONFORMANCE_HOST_PREFIX")
+                .is_ok_and(|v| v == "true" || v == "1"),
+            endpoint,
             dns,
             region: std::env::var("CONFORMANCE_REGION").unwrap_or_else(|_| "us-east-1".to_owned()),
             capabilities,
@@ -140,9 +152,12 @@ impl Target {
         ]
         .map(str::to_owned);
         let (api, dns) = crate::k3s::ensure(&reference_binary()?, &images)?;
+        let endpoint = format!("http://127.0.0.1:{api}");
         Ok(Target {
             name: "k3s".to_owned(),
-            endpoint: format!("http://127.0.0.1:{api}"),
+            ecs_endpoint: endpoint.clone(),
+            host_prefix: false,
+            endpoint,
             dns: Some(format!("127.0.0.1:{dns}").parse()?),
             region: "us-east-1".to_owned(),
             capabilities: K3S_CAPABILITIES.to_vec(),
@@ -176,9 +191,12 @@ impl Target {
             .stderr(Stdio::inherit())
             .spawn()
             .with_context(|| format!("cannot start {}", binary.display()))?;
+        let endpoint = format!("http://127.0.0.1:{api}");
         let mut target = Target {
             name: "reference".to_owned(),
-            endpoint: format!("http://127.0.0.1:{api}"),
+            ecs_endpoint: endpoint.clone(),
+            host_prefix: false,
+            endpoint,
             dns: Some(dns),
             region: "us-east-1".to_owned(),
             capabilities: REFERENCE_CAPABILITIES
