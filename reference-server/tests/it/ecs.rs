@@ -13,14 +13,14 @@ use std::process::Command;
 use std::time::Duration;
 
 use aws_sdk_ecs::types::{
-    AwsVpcConfiguration, Compatibility, ContainerDefinition, DesiredStatus, HealthCheck,
-    LinuxParameters, NetworkConfiguration, NetworkMode, PortMapping, ServiceRegistry, Task,
+    ContainerDefinition, DesiredStatus, HealthCheck, LinuxParameters, NetworkMode, PortMapping,
+    ServiceRegistry, Task,
 };
 use aws_sdk_servicediscovery::types::HealthStatus;
 use hickory_proto::rr::RecordType;
 
 use crate::dns::{a_records, ask};
-use crate::fixtures::{custom_health_service, private_namespace};
+use crate::fixtures::{awsvpc, custom_health_service, private_namespace, register_fargate};
 use crate::harness::{ServerProcess, TestServer, eventually};
 
 const DEADLINE: Duration = Duration::from_secs(90);
@@ -125,32 +125,7 @@ async fn task_definition(
                 .unwrap(),
         );
     }
-    ecs.register_task_definition()
-        .family(family)
-        .network_mode(NetworkMode::Awsvpc)
-        .requires_compatibilities(Compatibility::Fargate)
-        .cpu("256")
-        .memory("512")
-        .container_definitions(container.build())
-        .send()
-        .await
-        .unwrap()
-        .task_definition()
-        .unwrap()
-        .task_definition_arn()
-        .unwrap()
-        .to_owned()
-}
-
-fn awsvpc() -> NetworkConfiguration {
-    NetworkConfiguration::builder()
-        .awsvpc_configuration(
-            AwsVpcConfiguration::builder()
-                .subnets("subnet-12345")
-                .build()
-                .unwrap(),
-        )
-        .build()
+    register_fargate(ecs, family, container.build()).await
 }
 
 async fn create_service(
@@ -339,16 +314,7 @@ async fn the_seed_service_json_runs_two_registered_tasks_that_dns_and_containers
                 .build(),
         );
     definition = definition.essential(true);
-    ecs.register_task_definition()
-        .family(family)
-        .network_mode(NetworkMode::Awsvpc)
-        .requires_compatibilities(Compatibility::Fargate)
-        .cpu("256")
-        .memory("512")
-        .container_definitions(definition.build())
-        .send()
-        .await
-        .unwrap();
+    register_fargate(&ecs, family, definition.build()).await;
     // The seed document's CreateService JSON (section 3), through the aws CLI, with only the
     // cluster and the registry ARN filled in.
     let seed = format!(

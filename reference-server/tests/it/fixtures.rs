@@ -174,3 +174,39 @@ pub fn private_soa_change(
         )
         .build()
 }
+
+/// Registers a FARGATE task definition (awsvpc, 256 CPU units, 512 MiB) of one container and
+/// returns its ARN.
+pub async fn register_fargate(
+    ecs: &aws_sdk_ecs::Client,
+    family: &str,
+    container: aws_sdk_ecs::types::ContainerDefinition,
+) -> String {
+    ecs.register_task_definition()
+        .family(family)
+        .network_mode(aws_sdk_ecs::types::NetworkMode::Awsvpc)
+        .requires_compatibilities(aws_sdk_ecs::types::Compatibility::Fargate)
+        .cpu("256")
+        .memory("512")
+        .container_definitions(container)
+        .send()
+        .await
+        .unwrap()
+        .task_definition()
+        .unwrap()
+        .task_definition_arn()
+        .unwrap()
+        .to_owned()
+}
+
+/// An awsvpc network configuration (its subnet names nothing here).
+pub fn awsvpc() -> aws_sdk_ecs::types::NetworkConfiguration {
+    aws_sdk_ecs::types::NetworkConfiguration::builder()
+        .awsvpc_configuration(
+            aws_sdk_ecs::types::AwsVpcConfiguration::builder()
+                .subnets("subnet-12345")
+                .build()
+                .unwrap(),
+        )
+        .build()
+}

@@ -7,15 +7,12 @@
 
 use std::time::Duration;
 
-use aws_sdk_ecs::types::{
-    AwsVpcConfiguration, Compatibility, ContainerDefinition, NetworkConfiguration, NetworkMode,
-    PortMapping, ServiceRegistry,
-};
+use aws_sdk_ecs::types::{ContainerDefinition, PortMapping, ServiceRegistry};
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Pod};
 use kube::Api;
 use kube::api::ListParams;
 
-use crate::fixtures::{custom_health_service, private_namespace};
+use crate::fixtures::{awsvpc, custom_health_service, private_namespace, register_fargate};
 use crate::harness::{TestServer, eventually};
 
 const DEADLINE: Duration = Duration::from_secs(300);
@@ -46,34 +43,24 @@ async fn ecs_tasks_run_as_pods_registered_with_their_pod_ips() {
         .send()
         .await
         .unwrap();
-    ecs.register_task_definition()
-        .family("web")
-        .network_mode(NetworkMode::Awsvpc)
-        .requires_compatibilities(Compatibility::Fargate)
-        .cpu("256")
-        .memory("512")
-        .container_definitions(
-            ContainerDefinition::builder()
-                .name("app")
-                .image(&image)
-                .command("sleep")
-                .command("infinity")
-                .port_mappings(PortMapping::builder().container_port(8080).build())
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    register_fargate(
+        &ecs,
+        "web",
+        ContainerDefinition::builder()
+            .name("app")
+            .image(&image)
+            .command("sleep")
+            .command("infinity")
+            .port_mappings(PortMapping::builder().container_port(8080).build())
+            .build(),
+    )
+    .await;
     ecs.create_service()
         .cluster(&cluster)
         .service_name("web")
         .task_definition("web")
         .desired_count(2)
-        .network_configuration(
-            NetworkConfiguration::builder()
-                .awsvpc_configuration(AwsVpcConfiguration::builder().subnets("s").build().unwrap())
-                .build(),
-        )
+        .network_configuration(awsvpc())
         .service_registries(
             ServiceRegistry::builder()
                 .registry_arn(format!(

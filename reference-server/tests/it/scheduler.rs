@@ -9,8 +9,8 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use aws_sdk_ecs::types::{
-    AwsVpcConfiguration, Compatibility, ContainerDefinition, DeploymentConfiguration,
-    DesiredStatus, HealthCheck, NetworkConfiguration, NetworkMode, PortMapping, ServiceRegistry,
+    ContainerDefinition, DeploymentConfiguration, DesiredStatus, HealthCheck, PortMapping,
+    ServiceRegistry,
 };
 use clap::Parser;
 use reference_server::config::Config;
@@ -19,7 +19,7 @@ use reference_server::runtime::{
     RuntimeError, StartedTask, TaskRuntime, TaskSpec,
 };
 
-use crate::fixtures::{custom_health_service, private_namespace};
+use crate::fixtures::{awsvpc, custom_health_service, private_namespace, register_fargate};
 use crate::harness::{TestServer, client_for, eventually};
 
 #[derive(Debug, Default)]
@@ -210,21 +210,7 @@ async fn definition(ecs: &aws_sdk_ecs::Client, marker: &str, health: bool) -> St
                 .unwrap(),
         );
     }
-    ecs.register_task_definition()
-        .family("web")
-        .network_mode(NetworkMode::Awsvpc)
-        .requires_compatibilities(Compatibility::Fargate)
-        .cpu("256")
-        .memory("512")
-        .container_definitions(container.build())
-        .send()
-        .await
-        .unwrap()
-        .task_definition()
-        .unwrap()
-        .task_definition_arn()
-        .unwrap()
-        .to_owned()
+    register_fargate(ecs, "web", container.build()).await
 }
 
 async fn create(setup: &Setup, definition: &str, desired: i32, max_percent: i32, min_percent: i32) {
@@ -234,16 +220,7 @@ async fn create(setup: &Setup, definition: &str, desired: i32, max_percent: i32,
         .service_name("web")
         .task_definition(definition)
         .desired_count(desired)
-        .network_configuration(
-            NetworkConfiguration::builder()
-                .awsvpc_configuration(
-                    AwsVpcConfiguration::builder()
-                        .subnets("subnet-1")
-                        .build()
-                        .unwrap(),
-                )
-                .build(),
-        )
+        .network_configuration(awsvpc())
         .deployment_configuration(
             DeploymentConfiguration::builder()
                 .maximum_percent(max_percent)
