@@ -114,8 +114,67 @@ async fn adopt(ecs: &Arc<Ecs>, arn: &str) -> Result<(), Stop> {
     };
     ecs.network(&cluster_ref)
         .await
-        .map(|_| ())
-        .map_err(|e| Stop::failed("TaskFailedToStart", e.0))
+        .map_err(|e| Stop::failed("TaskFailedToStart", e.0))?;
+    // Killed between starting the containers and RUNNING: finish the launch (registering again
+    // is harmless: RegisterInstance replaces).
+    let record =
+        read(ecs, arn).ok_or_else(|| Stop::failed("TaskFailedToStart", "task vanished"))?;
+    if record.wire.last_status != status::RUNNING {
+        let definition = ecs
+            .store
+            .read(|s| {
+                s.task_definitions
+                    .get(&record.wire.task_definition_arn)
+                    .cloned()
+            })
+            .ok_or_else(|| Stop::failed("TaskFailedToStart", "task definition not found"))?;
+        let mode = NetworkMode::parse(definition.network_mode()).unwrap_or(NetworkMode::Awsvpc);
+        activate(ecs, arn, &started_from(&record), &definition, mode).await?;
+    }
+    Ok(())
+}
+
+/// What `start_task` returned, as far as the task's record keeps it.
+fn started_from(record: &TaskRecord) -> StartedTask {
+    StartedTask {
+        handle: record.state.runtime_handle.clone().unwrap_or_default(),
+        ipv4: record.state.ipv4.as_deref().and_then(|ip| ip.parse().ok()),
+        bindings: record
+            .wire
+            .containers
+            .iter()
+            .flat_map(|c| {
+                c.network_bindings.iter().map(|b| crate::runtime::Binding {
+                    container: c.name.clone(),
+                    container_port: b.container_port,
+                    host_port: b.host_port,
+                    protocol: b.protocol.clone(),
+                    host_ip: b
+                        .bind_ip
+                        .parse()
+                        .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED)),
+                })
+            })
+            .collect(),
+        runtime_ids: record
+            .wire
+            .containers
+            .iter()
+            .filter_map(|c| Some((c.name.clone(), c.runtime_id.clone()?)))
+            .collect(),
+    }
+}
+
+/// Why a launch must not go on: a stop was asked for, or the server is shutting down.
+fn interrupted(ecs: &Ecs, arn: &str) -> Option<Stop> {
+    if ecs.is_stopping() {
+        return Some(Stop {
+            code: "ServiceSchedulerInitiated",
+            reason: "The reference server shut down".to_owned(),
+            failed: false,
+        });
+    }
+    read(ecs, arn).and_then(|r| requested_stop(&r))
 }
 
 async fn launch(ecs: &Arc<Ecs>, arn: &str) -> Result<(), Stop> {
@@ -196,19 +255,39 @@ async fn launch(ecs: &Arc<Ecs>, arn: &str) -> Result<(), Stop> {
                 .map(|s| s.name)
         }),
     };
+    if let Some(stop) = interrupted(ecs, arn) {
+        return Err(stop);
+    }
     let started = ecs
         .runtime
         .start_task(&spec)
         .await
         .map_err(|e| Stop::failed("TaskFailedToStart", e.0))?;
-    let record = update(ecs, arn, |r| record_start(r, &started, network_mode))
+    update(ecs, arn, |r| record_start(r, &started, network_mode))
         .ok_or_else(|| Stop::failed("TaskFailedToStart", "task vanished"))?;
+    activate(ecs, arn, &started, &definition, network_mode).await
+}
+
+/// ACTIVATING → RUNNING: registers the task in Cloud Map (if its service has a registry) and
+/// marks it running.
+async fn activate(
+    ecs: &Arc<Ecs>,
+    arn: &str,
+    started: &StartedTask,
+    definition: &model::TaskDefinition,
+    network_mode: NetworkMode,
+) -> Result<(), Stop> {
+    if let Some(stop) = interrupted(ecs, arn) {
+        return Err(stop);
+    }
+    let record =
+        read(ecs, arn).ok_or_else(|| Stop::failed("TaskFailedToStart", "task vanished"))?;
     if let Some(registry) = record.state.registry.clone() {
         register(
             ecs,
             &record,
             &registry,
-            &started,
+            started,
             &definition.family,
             network_mode,
         )
@@ -240,6 +319,7 @@ async fn launch(ecs: &Arc<Ecs>, arn: &str) -> Result<(), Stop> {
 
 fn record_start(record: &mut TaskRecord, started: &StartedTask, mode: NetworkMode) {
     record.state.runtime_handle = Some(started.handle.clone());
+    record.state.ipv4 = started.ipv4.map(|ip| ip.to_string());
     record.wire.last_status = status::ACTIVATING.to_owned();
     let ip = started.ipv4.map(|ip| ip.to_string());
     if mode == NetworkMode::Awsvpc
@@ -562,6 +642,12 @@ async fn observe(
             },
         ));
     }
+    // What Cloud Map should say, reported whenever it does not yet (also after a crash between
+    // a health change and its report): HEALTHY once healthy (or RUNNING without checks).
+    let no_checks = statuses.iter().all(|s| s.health == ContainerHealth::None);
+    if health == "HEALTHY" || (no_checks && current.state.healthy_at.is_some()) {
+        report_health(ecs, current, true).await;
+    }
     match health {
         "HEALTHY" if first_healthy || changed => became_healthy(ecs, current).await,
         "UNHEALTHY" => {
@@ -579,30 +665,15 @@ async fn observe(
     None
 }
 
-/// Deregisters (before any container is signalled), stops and removes the containers, and
-/// records STOPPED.
-async fn finish(ecs: &Arc<Ecs>, arn: &str, stop: Stop) {
-    let Some(record) = update(ecs, arn, |r| {
-        if r.wire.desired_status != status::STOPPED || r.wire.stopped_reason.is_none() {
-            r.wire.stop_code = Some(stop.code.to_owned());
-            r.wire.stopped_reason = Some(stop.reason.clone());
-        }
-        r.wire.desired_status = status::STOPPED.to_owned();
-        r.state.failed = stop.failed;
-        r.wire.last_status = status::DEACTIVATING.to_owned();
-        r.wire.stopping_at = Some(model::now());
-    }) else {
-        return;
-    };
-    tracing::info!(task = %arn, code = stop.code, reason = %stop.reason, "task stopping");
-    if let Some(registration) = record.state.registration.clone().filter(|r| r.registered) {
+/// Deregisters the task, retrying (1 s, 2 s … 30 s apart) until Cloud Map confirms: its
+/// containers are not signalled while an instance still points at them. Only shutdown gives up
+/// (the instance then outlives the server's containers, as the log says).
+async fn deregister(ecs: &Ecs, arn: &str, registration: &Registration, instance: &str) {
+    let mut pause = Duration::from_secs(1);
+    loop {
         match ecs
             .cloudmap
-            .deregister(
-                &registration.region,
-                &registration.service_id,
-                record.wire.id(),
-            )
+            .deregister(&registration.region, &registration.service_id, instance)
             .await
         {
             Ok(()) => {
@@ -611,11 +682,41 @@ async fn finish(ecs: &Arc<Ecs>, arn: &str, stop: Stop) {
                         reg.registered = false;
                     }
                 });
+                return;
+            }
+            Err(error) if ecs.is_stopping() => {
+                tracing::error!(task = %arn, %error, "task not deregistered from Cloud Map before shutdown");
+                return;
             }
             Err(error) => {
-                tracing::error!(task = %arn, %error, "task not deregistered from Cloud Map")
+                tracing::warn!(task = %arn, %error, retry_in = ?pause, "task not deregistered yet; retrying");
             }
         }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_secs(30));
+    }
+}
+
+/// Deregisters (before any container is signalled), stops and removes the containers, and
+/// records STOPPED.
+async fn finish(ecs: &Arc<Ecs>, arn: &str, stop: Stop) {
+    let Some(record) = update(ecs, arn, |r| {
+        // A stop asked for (StopTask, the scheduler) keeps its reason and is no failure; only the
+        // driver's own findings (exits, failed checks, failed launches) count against the service.
+        if r.wire.desired_status != status::STOPPED || r.wire.stopped_reason.is_none() {
+            r.wire.stop_code = Some(stop.code.to_owned());
+            r.wire.stopped_reason = Some(stop.reason.clone());
+            r.state.failed = stop.failed;
+        }
+        r.wire.desired_status = status::STOPPED.to_owned();
+        r.wire.last_status = status::DEACTIVATING.to_owned();
+        r.wire.stopping_at = Some(model::now());
+    }) else {
+        return;
+    };
+    tracing::info!(task = %arn, code = stop.code, reason = %stop.reason, "task stopping");
+    if let Some(registration) = record.state.registration.clone().filter(|r| r.registered) {
+        deregister(ecs, arn, &registration, record.wire.id()).await;
     }
     update(ecs, arn, |r| {
         r.wire.last_status = status::STOPPING.to_owned()

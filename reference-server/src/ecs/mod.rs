@@ -60,7 +60,8 @@ pub struct Ecs {
     wake: Notify,
     /// Wakes one task's driver (a stop was requested).
     drivers: Mutex<HashMap<String, Arc<Notify>>>,
-    networks: tokio::sync::Mutex<HashMap<ClusterRef, ClusterNetwork>>,
+    /// Clusters whose networks this run created or used (removed at shutdown).
+    networks: tokio::sync::Mutex<HashSet<ClusterRef>>,
     tracker: TaskTracker,
     shutdown: CancellationToken,
 }
@@ -81,7 +82,7 @@ impl Ecs {
             dns,
             wake: Notify::new(),
             drivers: Mutex::new(HashMap::new()),
-            networks: tokio::sync::Mutex::new(HashMap::new()),
+            networks: tokio::sync::Mutex::new(HashSet::new()),
             tracker: TaskTracker::new(),
             shutdown: CancellationToken::new(),
         })
@@ -125,13 +126,11 @@ impl Ecs {
         });
     }
 
-    /// The cluster's network, created on first use, with the server's DNS listening on its
-    /// gateway so containers can resolve the namespaces.
+    /// The cluster's network, created if missing (on every launch: it may have been removed
+    /// behind our back), with the server's DNS listening on its gateway so containers can resolve
+    /// the namespaces.
     async fn network(&self, cluster: &ClusterRef) -> Result<ClusterNetwork, RuntimeError> {
-        let mut networks = self.networks.lock().await;
-        if let Some(network) = networks.get(cluster) {
-            return Ok(network.clone());
-        }
+        let mut known = self.networks.lock().await;
         let network = self.runtime.prepare_cluster(cluster).await?;
         if let (Some(dns), Some(exposure)) = (&self.dns, &network.dns) {
             dns.serve_on(exposure.address, exposure.clients).map_err(|e| {
@@ -141,13 +140,15 @@ impl Ecs {
                 ))
             })?;
         }
-        networks.insert(cluster.clone(), network.clone());
+        known.insert(cluster.clone());
         Ok(network)
     }
 
-    /// Forgets and removes a deleted cluster's network.
+    /// Forgets and removes a deleted cluster's network (under the same lock as `network`, so a
+    /// launch cannot slip in between).
     pub async fn remove_network(&self, cluster: &ClusterRef) {
-        self.networks.lock().await.remove(cluster);
+        let mut known = self.networks.lock().await;
+        known.remove(cluster);
         if let Err(error) = self.runtime.remove_cluster(cluster).await {
             tracing::warn!(%error, cluster = %cluster.name, "cluster network not removed");
         }
@@ -157,26 +158,49 @@ impl Ecs {
     /// stopped (and deregistered); containers of ours that belong to no task are removed. Then
     /// the scheduler runs until `stop`.
     pub async fn start(self: &Arc<Self>) {
-        let unfinished: Vec<(String, Option<String>)> = self.store.read(|s| {
+        // (task, runtime handle, its essential containers)
+        let unfinished: Vec<(String, Option<String>, Vec<String>)> = self.store.read(|s| {
             s.tasks
                 .values()
                 .filter(|t| !t.wire.is_stopped())
-                .map(|t| (t.wire.task_arn.clone(), t.state.runtime_handle.clone()))
+                .map(|t| {
+                    let essential = s
+                        .task_definitions
+                        .get(&t.wire.task_definition_arn)
+                        .map(|d| {
+                            d.container_definitions
+                                .iter()
+                                .filter(|c| c.essential)
+                                .map(|c| c.name.clone())
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    (
+                        t.wire.task_arn.clone(),
+                        t.state.runtime_handle.clone(),
+                        essential,
+                    )
+                })
                 .collect()
         });
         let mut adopt = Vec::new();
         let mut lost = Vec::new();
-        for (arn, handle) in unfinished {
+        for (arn, handle, essential) in unfinished {
+            // Adopted when every essential container still runs (a non-essential one may have
+            // finished its work and exited).
             let running = match &handle {
                 Some(handle) => self
                     .runtime
                     .inspect_task(handle)
                     .await
                     .map(|containers| {
-                        !containers.is_empty()
-                            && containers
-                                .iter()
-                                .all(|c| c.state == crate::runtime::ContainerState::Running)
+                        let running: Vec<&str> = containers
+                            .iter()
+                            .filter(|c| c.state == crate::runtime::ContainerState::Running)
+                            .map(|c| c.name.as_str())
+                            .collect();
+                        !essential.is_empty()
+                            && essential.iter().all(|e| running.contains(&e.as_str()))
                     })
                     .unwrap_or(false),
                 None => false,
@@ -187,8 +211,11 @@ impl Ecs {
                 lost.push(arn)
             }
         }
+        // The lost tasks' containers are not swept: their drivers deregister them first, then
+        // stop and remove what is left.
         let live: HashSet<String> = adopt
             .iter()
+            .chain(&lost)
             .map(|arn| model::task_id(arn).to_owned())
             .collect();
         match self.runtime.sweep(&live).await {
@@ -217,7 +244,7 @@ impl Ecs {
         self.shutdown.cancel();
         self.tracker.close();
         self.tracker.wait().await;
-        let clusters: Vec<ClusterRef> = self.networks.lock().await.keys().cloned().collect();
+        let clusters: Vec<ClusterRef> = self.networks.lock().await.iter().cloned().collect();
         for cluster in clusters {
             self.remove_network(&cluster).await;
         }

@@ -205,10 +205,19 @@ pub struct ServiceRegistry {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DeploymentConfiguration {
+    #[serde(default = "two_hundred")]
     pub maximum_percent: u32,
+    #[serde(default = "one_hundred")]
     pub minimum_healthy_percent: u32,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+fn two_hundred() -> u32 {
+    200
+}
+fn one_hundred() -> u32 {
+    100
 }
 
 impl Default for DeploymentConfiguration {
@@ -430,6 +439,9 @@ pub struct TaskState {
     /// The runtime's own handle for the task (container ids, pod name …).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub runtime_handle: Option<String>,
+    /// The address the task registers with (its own, or the host's on the cluster network).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ipv4: Option<String>,
     /// Whether the stop counts as a failure of the service (launch backoff).
     #[serde(default)]
     pub failed: bool,

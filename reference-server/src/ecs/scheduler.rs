@@ -24,9 +24,13 @@ pub async fn run(ecs: &Arc<Ecs>) {
     loop {
         pass(ecs);
         tokio::select! {
+            biased;
+            () = ecs.shutdown.cancelled() => return,
             () = ecs.wake.notified() => {}
             () = tokio::time::sleep(TICK) => {}
-            () = ecs.shutdown.cancelled() => return,
+        }
+        if ecs.is_stopping() {
+            return;
         }
     }
 }

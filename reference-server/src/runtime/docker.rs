@@ -363,16 +363,21 @@ impl DockerRuntime {
         })
     }
 
-    async fn status(&self, name: &str, id: &str) -> ContainerStatus {
+    /// A container's state; `Missing` only when the engine says it does not exist (any other
+    /// error — a restarting engine, a timeout — is an error, not a dead task).
+    async fn status(&self, name: &str, id: &str) -> Result<ContainerStatus, RuntimeError> {
         let inspected = match self.docker.inspect_container(id, None).await {
             Ok(inspected) => inspected,
-            Err(_) => {
-                return ContainerStatus {
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404, ..
+            }) => {
+                return Ok(ContainerStatus {
                     name: name.to_owned(),
                     state: ContainerState::Missing,
                     health: ContainerHealth::None,
-                };
+                });
             }
+            Err(e) => return Err(RuntimeError(format!("cannot inspect container {id}: {e}"))),
         };
         let state = inspected.state.unwrap_or_default();
         let health = match state.health.as_ref().and_then(|h| h.status) {
@@ -396,11 +401,11 @@ impl DockerRuntime {
             }
             _ => ContainerState::Pending,
         };
-        ContainerStatus {
+        Ok(ContainerStatus {
             name: name.to_owned(),
             state: container_state,
             health,
-        }
+        })
     }
 
     async fn remove(&self, id: &str) -> Result<(), RuntimeError> {
@@ -516,7 +521,7 @@ impl TaskRuntime for DockerRuntime {
         Box::pin(async move {
             let mut statuses = Vec::new();
             for (name, id) in decode_handle(handle) {
-                statuses.push(self.status(&name, &id).await);
+                statuses.push(self.status(&name, &id).await?);
             }
             Ok(statuses)
         })
@@ -528,17 +533,27 @@ impl TaskRuntime for DockerRuntime {
     ) -> BoxFuture<'a, Result<Vec<ContainerStatus>, RuntimeError>> {
         Box::pin(async move {
             let containers = decode_handle(handle);
-            // Containers sharing the owner's namespace stop first; the owner last.
-            for (_, id) in containers.iter().rev() {
-                // The container's own StopTimeout (set at creation) applies.
+            // The containers sharing the owner's namespace stop together, the owner (first) last;
+            // each container's own StopTimeout (set at creation) applies.
+            let stop = |id: String| async move {
                 let options = StopContainerOptionsBuilder::default().build();
-                if let Err(error) = self.docker.stop_container(id, Some(options)).await {
+                if let Err(error) = self.docker.stop_container(&id, Some(options)).await {
                     tracing::debug!(%error, container = %id, "stop failed (already gone?)");
                 }
+            };
+            futures_util::future::join_all(
+                containers.iter().skip(1).map(|(_, id)| stop(id.clone())),
+            )
+            .await;
+            if let Some((_, owner)) = containers.first() {
+                stop(owner.clone()).await;
             }
             let mut statuses = Vec::new();
             for (name, id) in &containers {
-                statuses.push(self.status(name, id).await);
+                match self.status(name, id).await {
+                    Ok(status) => statuses.push(status),
+                    Err(error) => tracing::debug!(%error, "final state unknown"),
+                }
             }
             let mut failure = None;
             for (_, id) in containers.iter().rev() {
@@ -563,8 +578,11 @@ impl TaskRuntime for DockerRuntime {
                 if task.as_ref().is_some_and(|t| live.contains(t)) {
                     continue;
                 }
-                self.remove(&id).await?;
-                removed += 1;
+                // One container that cannot be removed does not keep the others.
+                match self.remove(&id).await {
+                    Ok(()) => removed += 1,
+                    Err(error) => tracing::warn!(%error, "leftover container not removed"),
+                }
             }
             // Networks of ours with nothing attached are recreated when needed.
             let filters = HashMap::from([("label", vec![format!("{OWNER}={}", self.owner)])]);

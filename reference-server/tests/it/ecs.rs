@@ -437,8 +437,12 @@ async fn a_killed_container_is_replaced_and_its_instance_deregistered() {
     let running = eventually(DEADLINE, || async {
         let running = tasks(&ecs, &cluster, Some("web"), DesiredStatus::Running).await;
         let registered = instances(&server, &service_id).await;
-        (running.len() == 2 && running.iter().all(|t| registered.contains_key(&task_id(t))))
-            .then_some(running)
+        // RUNNING is recorded after registration, so these descriptions have their containers.
+        (running.len() == 2
+            && running.iter().all(|t| {
+                t.last_status() == Some("RUNNING") && registered.contains_key(&task_id(t))
+            }))
+        .then_some(running)
     })
     .await;
     let victim = running[0].clone();
@@ -1025,4 +1029,103 @@ async fn ecs_errors_have_ecs_codes() {
     assert_eq!(response.status(), 400);
     let body: serde_json::Value = response.json().await.unwrap();
     assert_eq!(body["__type"], "SerializationException");
+}
+
+#[tokio::test]
+async fn partial_deployment_configurations_merge_and_scaling_survives_a_deleted_registry() {
+    let server = TestServer::start(&[]).await;
+    let ecs = server.ecs();
+    let (service_id, registry_arn) = registry(&server, "merge.local", "web").await;
+    ecs.create_cluster().send().await.unwrap();
+    let definition = task_definition(&ecs, "web", None, "v1").await;
+    let created = ecs
+        .create_service()
+        .service_name("web")
+        .task_definition(&definition)
+        .desired_count(0)
+        .network_configuration(awsvpc())
+        .deployment_configuration(
+            aws_sdk_ecs::types::DeploymentConfiguration::builder()
+                .minimum_healthy_percent(50)
+                .build(),
+        )
+        .service_registries(
+            ServiceRegistry::builder()
+                .registry_arn(&registry_arn)
+                .container_name("app")
+                .container_port(8080)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let configuration = created
+        .service()
+        .unwrap()
+        .deployment_configuration()
+        .unwrap();
+    assert_eq!(
+        (
+            configuration.maximum_percent(),
+            configuration.minimum_healthy_percent()
+        ),
+        (Some(200), Some(50))
+    );
+    let updated = ecs
+        .update_service()
+        .service("web")
+        .deployment_configuration(
+            aws_sdk_ecs::types::DeploymentConfiguration::builder()
+                .maximum_percent(150)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let configuration = updated
+        .service()
+        .unwrap()
+        .deployment_configuration()
+        .unwrap();
+    assert_eq!(
+        (
+            configuration.maximum_percent(),
+            configuration.minimum_healthy_percent()
+        ),
+        (Some(150), Some(50))
+    );
+    // The Cloud Map service goes away (it has no instances): scaling and deleting still work.
+    server
+        .client
+        .delete_service()
+        .id(&service_id)
+        .send()
+        .await
+        .unwrap();
+    ecs.update_service()
+        .service("web")
+        .desired_count(0)
+        .send()
+        .await
+        .unwrap();
+    ecs.delete_service().service("web").send().await.unwrap();
+    // A new task definition is checked again, and the registry is gone.
+    let refused = ecs
+        .create_service()
+        .service_name("web2")
+        .task_definition(&definition)
+        .desired_count(0)
+        .network_configuration(awsvpc())
+        .service_registries(
+            ServiceRegistry::builder()
+                .registry_arn(&registry_arn)
+                .container_name("app")
+                .container_port(8080)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(refused.is_invalid_parameter_exception(), "{refused:?}");
 }

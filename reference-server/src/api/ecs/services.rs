@@ -37,9 +37,9 @@ fn count(value: i64) -> Result<u32, ApiError> {
 /// minimumHealthyPercent is at most 100 and maximumPercent at least 100 (else a deployment could
 /// never run its desired count).
 fn check_deployment_configuration(
-    configuration: Option<&crate::ecs::model::DeploymentConfiguration>,
+    c: &crate::ecs::model::DeploymentConfiguration,
 ) -> Result<(), ApiError> {
-    if let Some(c) = configuration {
+    {
         if c.minimum_healthy_percent > 100 {
             return Err(invalid(format!(
                 "minimumHealthyPercent must be between 0 and 100, got {}",
@@ -130,7 +130,12 @@ pub async fn create_service(
         .clone()
         .ok_or_else(|| invalid("taskDefinition is required"))?;
     let desired = count(input.desired_count.unwrap_or(0))?;
-    check_deployment_configuration(input.deployment_configuration.as_ref())?;
+    let deployment_configuration = input
+        .deployment_configuration
+        .as_ref()
+        .map(|c| c.over(&Default::default()))
+        .unwrap_or_default();
+    check_deployment_configuration(&deployment_configuration)?;
     if let Some(strategy) = input.scheduling_strategy.as_deref()
         && strategy != "REPLICA"
     {
@@ -184,7 +189,7 @@ pub async fn create_service(
             service_registries: registries.clone(),
             load_balancers: input.load_balancers.clone().unwrap_or_default(),
             network_configuration: input.network_configuration.clone(),
-            deployment_configuration: input.deployment_configuration.clone().unwrap_or_default(),
+            deployment_configuration: deployment_configuration.clone(),
             deployments: Vec::new(),
             events: Vec::new(),
             created_at: model::now(),
@@ -227,7 +232,6 @@ pub async fn update_service(
         .clone()
         .ok_or_else(|| invalid("service is required"))?;
     let desired = input.desired_count.map(count).transpose()?;
-    check_deployment_configuration(input.deployment_configuration.as_ref())?;
     let output = ctx.ecs.store.write(|state| {
         let cluster = common::cluster(ctx, state, input.cluster.as_deref())?;
         let mut service = common::service(state, cluster, &reference)
@@ -252,13 +256,20 @@ pub async fn update_service(
             .network_configuration
             .clone()
             .or_else(|| service.network_configuration.clone());
-        check_fit(
-            ctx,
-            definition,
-            service.launch_type.as_deref(),
-            network.as_ref(),
-            &registries,
-        )?;
+        // Checked again only when what they depend on changes: a scale-down must work even after
+        // the Cloud Map service was deleted.
+        if definition.task_definition_arn != service.task_definition
+            || registries != service.service_registries
+            || network != service.network_configuration
+        {
+            check_fit(
+                ctx,
+                definition,
+                service.launch_type.as_deref(),
+                network.as_ref(),
+                &registries,
+            )?;
+        }
         let redeploy = definition.task_definition_arn != service.task_definition
             || input.force_new_deployment == Some(true)
             || registries != service.service_registries
@@ -267,7 +278,9 @@ pub async fn update_service(
             service.desired_count = desired;
         }
         if let Some(configuration) = &input.deployment_configuration {
-            service.deployment_configuration = configuration.clone();
+            let merged = configuration.over(&service.deployment_configuration);
+            check_deployment_configuration(&merged)?;
+            service.deployment_configuration = merged;
         }
         if let Some(balancers) = &input.load_balancers {
             service.load_balancers = balancers.clone();

@@ -7,6 +7,32 @@ use serde_json::{Map, Value};
 
 use crate::ecs::model::{DeploymentConfiguration, ServiceRegistry, Tag};
 
+/// `deploymentConfiguration` as sent: either percentage may be left out (it keeps its current or
+/// default value).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeploymentConfigurationInput {
+    pub maximum_percent: Option<u32>,
+    pub minimum_healthy_percent: Option<u32>,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+impl DeploymentConfigurationInput {
+    /// `base` with what this input sets.
+    pub fn over(&self, base: &DeploymentConfiguration) -> DeploymentConfiguration {
+        let mut merged = base.clone();
+        if let Some(maximum) = self.maximum_percent {
+            merged.maximum_percent = maximum;
+        }
+        if let Some(minimum) = self.minimum_healthy_percent {
+            merged.minimum_healthy_percent = minimum;
+        }
+        merged.extra.extend(self.extra.clone());
+        merged
+    }
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CreateClusterInput {
@@ -89,7 +115,7 @@ pub struct CreateServiceInput {
     pub service_registries: Option<Vec<ServiceRegistry>>,
     pub load_balancers: Option<Vec<Value>>,
     pub network_configuration: Option<Value>,
-    pub deployment_configuration: Option<DeploymentConfiguration>,
+    pub deployment_configuration: Option<DeploymentConfigurationInput>,
     pub scheduling_strategy: Option<String>,
     pub health_check_grace_period_seconds: Option<i64>,
     pub enable_ecs_managed_tags: Option<bool>,
@@ -113,7 +139,7 @@ pub struct UpdateServiceInput {
     pub service_registries: Option<Vec<ServiceRegistry>>,
     pub load_balancers: Option<Vec<Value>>,
     pub network_configuration: Option<Value>,
-    pub deployment_configuration: Option<DeploymentConfiguration>,
+    pub deployment_configuration: Option<DeploymentConfigurationInput>,
     pub health_check_grace_period_seconds: Option<i64>,
     pub platform_version: Option<String>,
     pub enable_execute_command: Option<bool>,

@@ -164,11 +164,14 @@ impl KubernetesRuntime {
         spec_probes
             .iter()
             .map(|(name, has_probe)| {
+                // Pod containers are named after the ECS names as DNS labels; answers use the
+                // ECS names the driver knows.
+                let label = render::dns_label(name);
                 let found = status
                     .container_statuses
                     .iter()
                     .flatten()
-                    .find(|c| &c.name == name);
+                    .find(|c| c.name == label);
                 let Some(found) = found else {
                     return ContainerStatus {
                         name: name.clone(),
@@ -346,7 +349,7 @@ impl TaskRuntime for KubernetesRuntime {
             let probes: Vec<(String, bool)> = spec
                 .containers
                 .iter()
-                .map(|c| (render::dns_label(&c.name), c.health_check.is_some()))
+                .map(|c| (c.name.clone(), c.health_check.is_some()))
                 .collect();
             let runtime_ids = spec
                 .containers

@@ -67,8 +67,22 @@ pub fn dns_label(text: &str) -> String {
     }
 }
 
+/// `<cluster>-<region>` as a DNS label. When that loses information (case, `_`, length), a hash
+/// of the exact names is appended, so `a_b` and `a-b` never share a namespace.
 pub fn namespace_name(cluster: &ClusterRef) -> String {
-    dns_label(&format!("{}-{}", cluster.name, cluster.region))
+    let exact = format!("{}-{}", cluster.name, cluster.region);
+    let label = dns_label(&exact);
+    if label == exact {
+        return label;
+    }
+    // FNV-1a: stable across runs and builds, unlike the standard library's hasher.
+    let hash = exact.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    let suffix = format!("-{:08x}", hash as u32);
+    let mut base = label;
+    base.truncate(63 - suffix.len());
+    format!("{}{suffix}", base.trim_end_matches('-'))
 }
 
 pub fn pod_name(task_id: &str) -> String {
@@ -459,6 +473,19 @@ mod tests {
             }),
             "prod-eu-west-2"
         );
+        // Names that lose information as labels get a hash: they never collide.
+        let of = |name: &str| {
+            namespace_name(&ClusterRef {
+                region: "us-east-1".to_owned(),
+                name: name.to_owned(),
+            })
+        };
+        assert_ne!(of("a_b"), of("a-b"));
+        assert_ne!(of("Web"), of("web"));
+        assert!(of("a_b").starts_with("a-b-us-east-1-"));
+        let long = of(&"x".repeat(255));
+        assert!(long.len() <= 63, "{long}");
+        assert_ne!(long, of(&"x".repeat(254)));
     }
 
     /// The deployment manifests of the reference server parse as the Kubernetes objects they claim
