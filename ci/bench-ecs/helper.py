@@ -135,9 +135,11 @@ def peer():
             results["up"].append(time.monotonic() - t0)
             t1 = time.monotonic()
             docker("kill", containers[0])
+            killed = containers[0]
             containers[0] = docker("run", "-d", "--init", "--network", network, IMAGE, "sleep", "infinity")
             ip(containers[0])
             results["failover"].append(time.monotonic() - t1)
+            docker("rm", "-f", killed)
             t2 = time.monotonic()
             subprocess.run(["docker", "rm", "-f", *containers], check=True, capture_output=True)
             results["down"].append(time.monotonic() - t2)

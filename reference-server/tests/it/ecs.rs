@@ -72,6 +72,24 @@ fn networks_of(cluster: &str) -> String {
     ])
 }
 
+/// Removes the containers and networks of a test's cluster when the test ends, also when it
+/// panics (a passing test's server has removed them already; an in-process server dropped by a
+/// panic cannot).
+struct Leftovers(String);
+
+impl Drop for Leftovers {
+    fn drop(&mut self) {
+        let label = format!("label=io.cloudmap-conformance.cluster={}", self.0);
+        let containers = docker(&["ps", "-aq", "--filter", &label]);
+        for id in containers.lines() {
+            docker(&["rm", "-f", id]);
+        }
+        for id in docker(&["network", "ls", "-q", "--filter", &label]).lines() {
+            docker(&["network", "rm", id]);
+        }
+    }
+}
+
 fn unique(prefix: &str) -> String {
     format!("{prefix}{:08x}", rand::random::<u32>())
 }
@@ -264,6 +282,8 @@ async fn registry(server: &TestServer, namespace: &str, name: &str) -> (String, 
 struct Web {
     service_id: String,
     cluster: String,
+    /// Keep it bound for the test's length.
+    leftovers: Leftovers,
 }
 
 /// A custom-health Cloud Map service `web` in a new private namespace, and an ECS service `web`
@@ -281,6 +301,7 @@ async fn web_service(server: &TestServer, namespace: &str, desired: i32) -> Web 
     create_service(&ecs, &cluster, "web", &definition, desired, &registry_arn).await;
     Web {
         service_id,
+        leftovers: Leftovers(cluster.clone()),
         cluster,
     }
 }
@@ -295,6 +316,7 @@ async fn the_seed_service_json_runs_two_registered_tasks_that_dns_and_containers
     let dns = server.dns.unwrap();
     let (service_id, registry_arn) = registry(&server, "seed.local", "backend-api").await;
     let cluster = unique("c");
+    let _leftovers = Leftovers(cluster.clone());
     ecs.create_cluster()
         .cluster_name(&cluster)
         .send()
@@ -433,6 +455,7 @@ async fn a_killed_container_is_replaced_and_its_instance_deregistered() {
     let Web {
         service_id,
         cluster,
+        leftovers: _leftovers,
     } = web_service(&server, "kill.local", 2).await;
     let running = eventually(DEADLINE, || async {
         let running = tasks(&ecs, &cluster, Some("web"), DesiredStatus::Running).await;
@@ -505,6 +528,7 @@ async fn a_failing_container_health_check_keeps_the_task_out_of_dns_and_replaces
     let dns = server.dns.unwrap();
     let (service_id, registry_arn) = registry(&server, "health.local", "api").await;
     let cluster = unique("c");
+    let _leftovers = Leftovers(cluster.clone());
     ecs.create_cluster()
         .cluster_name(&cluster)
         .send()
@@ -588,6 +612,7 @@ async fn scaling_to_zero_and_deleting_the_service_and_cluster_leave_nothing_behi
     let Web {
         service_id,
         cluster,
+        leftovers: _leftovers,
     } = web_service(&server, "scale.local", 2).await;
     let running = eventually(DEADLINE, || async {
         let running = tasks(&ecs, &cluster, Some("web"), DesiredStatus::Running).await;
@@ -669,6 +694,7 @@ async fn a_new_task_definition_rolls_the_registrations_over() {
     let Web {
         service_id,
         cluster,
+        leftovers: _leftovers,
     } = web_service(&server, "roll.local", 2).await;
     eventually(DEADLINE, || async {
         (instances(&server, &service_id).await.len() == 2).then_some(())
@@ -740,6 +766,7 @@ async fn tasks_survive_a_crash_of_the_server_and_are_adopted() {
         .unwrap()
         .to_owned();
     let cluster = unique("c");
+    let _leftovers = Leftovers(cluster.clone());
     ecs.create_cluster()
         .cluster_name(&cluster)
         .send()
