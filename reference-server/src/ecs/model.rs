@@ -295,7 +295,12 @@ pub struct EcsService {
     pub scheduling_strategy: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub health_check_grace_period_seconds: Option<u32>,
-    #[serde(default)]
+    /// ECS spells it `enableECSManagedTags`.
+    #[serde(
+        default,
+        rename = "enableECSManagedTags",
+        alias = "enableEcsManagedTags"
+    )]
     pub enable_ecs_managed_tags: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub propagate_tags: Option<String>,
@@ -318,6 +323,8 @@ pub struct EcsService {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct NetworkBinding {
+    /// ECS spells it `bindIP`.
+    #[serde(rename = "bindIP", alias = "bindIp")]
     pub bind_ip: String,
     pub container_port: u16,
     pub host_port: u16,

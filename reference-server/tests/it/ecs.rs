@@ -1071,6 +1071,7 @@ async fn partial_deployment_configurations_merge_and_scaling_survives_a_deleted_
         .task_definition(&definition)
         .desired_count(0)
         .network_configuration(awsvpc())
+        .enable_ecs_managed_tags(true)
         .deployment_configuration(
             aws_sdk_ecs::types::DeploymentConfiguration::builder()
                 .minimum_healthy_percent(50)
@@ -1086,6 +1087,8 @@ async fn partial_deployment_configurations_merge_and_scaling_survives_a_deleted_
         .send()
         .await
         .unwrap();
+    // ECS's own spelling of the member (enableECSManagedTags) reaches the SDK.
+    assert!(created.service().unwrap().enable_ecs_managed_tags());
     let configuration = created
         .service()
         .unwrap()
@@ -1155,4 +1158,124 @@ async fn partial_deployment_configurations_merge_and_scaling_survives_a_deleted_
         .unwrap_err()
         .into_service_error();
     assert!(refused.is_invalid_parameter_exception(), "{refused:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bridge_tasks_register_the_host_address_and_their_published_port_in_srv_records() {
+    if !docker_ready() {
+        return;
+    }
+    let server = docker_server().await;
+    let ecs = server.ecs();
+    let dns = server.dns.unwrap();
+    let ns = private_namespace(&server.client, "bridge.local").await;
+    // bridge mode supports SRV records only (spec §11.1).
+    let created = server
+        .client
+        .create_service()
+        .name("web")
+        .namespace_id(&ns)
+        .dns_config(crate::fixtures::records(&[(
+            aws_sdk_servicediscovery::types::RecordType::Srv,
+            20,
+        )]))
+        .health_check_custom_config(
+            aws_sdk_servicediscovery::types::HealthCheckCustomConfig::builder().build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let service = created.service().unwrap();
+    let (service_id, registry_arn) = (
+        service.id().unwrap().to_owned(),
+        service.arn().unwrap().to_owned(),
+    );
+    let cluster = unique("c");
+    let _leftovers = Leftovers(cluster.clone());
+    ecs.create_cluster()
+        .cluster_name(&cluster)
+        .send()
+        .await
+        .unwrap();
+    // hostPort 0: Docker picks a free port on the host's address on the cluster network.
+    let definition = ecs
+        .register_task_definition()
+        .family("bridged")
+        .network_mode(NetworkMode::Bridge)
+        .container_definitions(
+            ContainerDefinition::builder()
+                .name("app")
+                .image(image())
+                .command("sleep")
+                .command("infinity")
+                .linux_parameters(
+                    LinuxParameters::builder()
+                        .init_process_enabled(true)
+                        .build(),
+                )
+                .port_mappings(
+                    PortMapping::builder()
+                        .container_port(8080)
+                        .host_port(0)
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .task_definition()
+        .unwrap()
+        .task_definition_arn()
+        .unwrap()
+        .to_owned();
+    ecs.create_service()
+        .cluster(&cluster)
+        .service_name("web")
+        .task_definition(&definition)
+        .desired_count(1)
+        .service_registries(
+            ServiceRegistry::builder()
+                .registry_arn(&registry_arn)
+                .container_name("app")
+                .container_port(8080)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let task = eventually(DEADLINE, || async {
+        let running = tasks(&ecs, &cluster, Some("web"), DesiredStatus::Running).await;
+        let task = running
+            .into_iter()
+            .find(|t| t.last_status() == Some("RUNNING"))?;
+        instances(&server, &service_id)
+            .await
+            .contains_key(&task_id(&task))
+            .then_some(task)
+    })
+    .await;
+    let binding = task.containers()[0].network_bindings()[0].clone();
+    let host_port = binding.host_port().unwrap();
+    assert_eq!(binding.container_port(), Some(8080));
+    assert_ne!(host_port, 0);
+    let registered = instances(&server, &service_id).await;
+    let (attributes, _) = &registered[&task_id(&task)];
+    // The host's address on the cluster network (the bind address) and the published port.
+    assert_eq!(
+        attributes.get("AWS_INSTANCE_IPV4").map(String::as_str),
+        binding.bind_ip()
+    );
+    assert_eq!(attributes["AWS_INSTANCE_PORT"], host_port.to_string());
+    assert!(task.attachments().is_empty(), "bridge tasks have no ENI");
+    let answer = ask(dns, "web.bridge.local.", RecordType::SRV).await;
+    let hickory_proto::rr::RData::SRV(srv) = &answer.answers[0].data else {
+        panic!("not SRV: {answer:?}")
+    };
+    assert_eq!(i32::from(srv.port), host_port);
+    assert_eq!(
+        srv.target.to_string(),
+        format!("{}.web.bridge.local.", task_id(&task))
+    );
+    server.stop().await;
 }

@@ -118,6 +118,7 @@ pub struct CreateServiceInput {
     pub deployment_configuration: Option<DeploymentConfigurationInput>,
     pub scheduling_strategy: Option<String>,
     pub health_check_grace_period_seconds: Option<i64>,
+    #[serde(rename = "enableECSManagedTags")]
     pub enable_ecs_managed_tags: Option<bool>,
     pub propagate_tags: Option<String>,
     pub placement_constraints: Option<Vec<Value>>,
