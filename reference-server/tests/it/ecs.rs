@@ -979,6 +979,11 @@ async fn ecs_errors_have_ecs_codes() {
             .registry_arn(&cm_arn)
             .container_name("app")
             .build(),
+        // Not a port: a parameter error, not a body that fails to parse.
+        ServiceRegistry::builder()
+            .registry_arn(&cm_arn)
+            .port(70000)
+            .build(),
     ] {
         let rejected = ecs
             .create_service()

@@ -23,6 +23,14 @@ fn not_active() -> ApiError {
 /// ECS's quota of tasks per service.
 const MAX_DESIRED: u32 = 5000;
 
+fn registries(
+    input: Option<&[wire::ServiceRegistryInput]>,
+) -> Result<Option<Vec<ServiceRegistry>>, ApiError> {
+    input
+        .map(|list| list.iter().map(|r| r.check().map_err(invalid)).collect())
+        .transpose()
+}
+
 fn count(value: i64) -> Result<u32, ApiError> {
     u32::try_from(value)
         .ok()
@@ -145,7 +153,7 @@ pub async fn create_service(
     }
     let tags = input.tags.clone().unwrap_or_default();
     check_tags(&tags)?;
-    let registries = input.service_registries.clone().unwrap_or_default();
+    let registries = registries(input.service_registries.as_deref())?.unwrap_or_default();
     let grace = input
         .health_check_grace_period_seconds
         .map(|g| {
@@ -248,9 +256,7 @@ pub async fn update_service(
                 .get(&service.task_definition)
                 .ok_or_else(|| invalid("TaskDefinition not found."))?,
         };
-        let registries = input
-            .service_registries
-            .clone()
+        let registries = registries(input.service_registries.as_deref())?
             .unwrap_or_else(|| service.service_registries.clone());
         let network = input
             .network_configuration

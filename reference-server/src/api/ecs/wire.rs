@@ -7,6 +7,37 @@ use serde_json::{Map, Value};
 
 use crate::ecs::model::{DeploymentConfiguration, ServiceRegistry, Tag};
 
+/// A `serviceRegistries` element as sent: ports are checked (InvalidParameterException) rather
+/// than failing the whole request's parse.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceRegistryInput {
+    pub registry_arn: Option<String>,
+    pub port: Option<i64>,
+    pub container_name: Option<String>,
+    pub container_port: Option<i64>,
+}
+
+impl ServiceRegistryInput {
+    pub fn check(&self) -> Result<ServiceRegistry, String> {
+        let port = |member: &str, value: Option<i64>| {
+            value
+                .map(|v| {
+                    u16::try_from(v).ok().filter(|p| *p > 0).ok_or_else(|| {
+                        format!("serviceRegistries.{member} must be between 1 and 65535, got {v}")
+                    })
+                })
+                .transpose()
+        };
+        Ok(ServiceRegistry {
+            registry_arn: self.registry_arn.clone(),
+            port: port("port", self.port)?,
+            container_name: self.container_name.clone(),
+            container_port: port("containerPort", self.container_port)?,
+        })
+    }
+}
+
 /// `deploymentConfiguration` as sent: either percentage may be left out (it keeps its current or
 /// default value).
 #[derive(Debug, Clone, Deserialize)]
@@ -112,7 +143,7 @@ pub struct CreateServiceInput {
     pub desired_count: Option<i64>,
     pub launch_type: Option<String>,
     pub platform_version: Option<String>,
-    pub service_registries: Option<Vec<ServiceRegistry>>,
+    pub service_registries: Option<Vec<ServiceRegistryInput>>,
     pub load_balancers: Option<Vec<Value>>,
     pub network_configuration: Option<Value>,
     pub deployment_configuration: Option<DeploymentConfigurationInput>,
@@ -137,7 +168,7 @@ pub struct UpdateServiceInput {
     pub desired_count: Option<i64>,
     pub task_definition: Option<String>,
     pub force_new_deployment: Option<bool>,
-    pub service_registries: Option<Vec<ServiceRegistry>>,
+    pub service_registries: Option<Vec<ServiceRegistryInput>>,
     pub load_balancers: Option<Vec<Value>>,
     pub network_configuration: Option<Value>,
     pub deployment_configuration: Option<DeploymentConfigurationInput>,
