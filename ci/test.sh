@@ -69,22 +69,25 @@ if [ "$moto_up" -eq 0 ]; then
   tail -n 20 "$report_dir.moto.log"
   failed_steps+=("moto-start")
 fi
-echo "==> conformance: reference, moto_server and k3s"
+echo "==> conformance: reference, moto_server, reference-strict and k3s"
 # The reference run repeats the scenarios cargo test already counted: it is here for the report.
 cargo run --quiet --locked -p conformance -- run --target reference --report "$report_dir" || failed_steps+=("conformance-reference")
 CONFORMANCE_ENDPOINT="http://127.0.0.1:$moto_port" CONFORMANCE_CAPABILITIES=cli,ecs \
   cargo run --quiet --locked -p conformance -- run --target endpoint --name moto --report "$report_dir" 2>&1 | tee -a "$conformance_log" || failed_steps+=("conformance-moto")
 kill "$moto_pid" 2>/dev/null || true
+# The reference server with AWS's rules and timing (--strict, operation and custom-health delays)
+# runs the scenarios that need them; counted, like moto's.
+cargo run --quiet --locked -p conformance -- run --target reference-strict --report "$report_dir" 2>&1 | tee -a "$conformance_log" || failed_steps+=("conformance-reference-strict")
 # The k3s target runs where a rancher/k3s image is on the Docker engine; elsewhere it reports every
 # scenario skipped, with the reason, in its own column of the matrix.
 cargo run --quiet --locked -p conformance -- run --target k3s --report "$report_dir" 2>&1 | tee -a "$conformance_log" || failed_steps+=("conformance-k3s")
-cargo run --quiet --locked -p conformance -- matrix "$report_dir/reference.json" "$report_dir/moto.json" "$report_dir/k3s.json" --out "$report_dir/matrix.md" \
+cargo run --quiet --locked -p conformance -- matrix "$report_dir/reference.json" "$report_dir/reference-strict.json" "$report_dir/moto.json" "$report_dir/k3s.json" --out "$report_dir/matrix.md" \
   && echo "conformance matrix: $report_dir/matrix.md" || failed_steps+=("conformance-matrix")
 
 passed=$(grep -E '^test result:' "$log" | sed -E 's/.* ([0-9]+) passed.*/\1/' | awk '{s+=$1} END {print s+0}')
 failed=$(grep -E '^test result:' "$log" | sed -E 's/.* ([0-9]+) failed.*/\1/' | awk '{s+=$1} END {print s+0}')
 ignored=$(grep -E '^test result:' "$log" | sed -E 's/.* ([0-9]+) ignored.*/\1/' | awk '{s+=$1} END {print s+0}')
-# moto's (and k3s's) scenario verdicts count too.
+# moto's, reference-strict's and k3s's scenario verdicts count too.
 while read -r p f s; do
   passed=$((passed + p)); failed=$((failed + f)); ignored=$((ignored + s))
 done < <(grep -E '^[0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$' "$conformance_log" | sed -E 's/([0-9]+) passed, ([0-9]+) failed, ([0-9]+) skipped/\1 \2 \3/')

@@ -169,6 +169,7 @@ pub fn declared_capabilities(kind: &str) -> anyhow::Result<Vec<Capability>> {
     match kind {
         "reference" => Ok(crate::target::reference_capabilities()),
         "k3s" => Ok(crate::target::K3S_CAPABILITIES.to_vec()),
+        "reference-strict" => Ok(crate::target::STRICT_CAPABILITIES.to_vec()),
         _ => crate::target::endpoint_capabilities(),
     }
 }

@@ -25,6 +25,16 @@ pub const REFERENCE_CAPABILITIES: [Capability; 4] = [
     Capability::Ecs,
 ];
 
+/// What the strict reference target declares: AWS's rules and timing, no containers, and no
+/// active health checks (AWS refuses them in private namespaces, where the scenarios probe).
+pub const STRICT_CAPABILITIES: [Capability; 5] = [
+    Capability::Dns,
+    Capability::Cli,
+    Capability::Ecs,
+    Capability::StrictAws,
+    Capability::AsyncOperations,
+];
+
 /// What the k3s target declares: its tasks are pods, so there are no Docker `container` steps.
 pub const K3S_CAPABILITIES: [Capability; 4] = [
     Capability::Dns,
@@ -100,10 +110,13 @@ impl Target {
     /// A target of `kind` (`reference` or `endpoint`), called `name` in reports.
     pub fn open(kind: &str, name: &str) -> anyhow::Result<Target> {
         let mut target = match kind {
-            "reference" => Target::reference()?,
+            "reference" => Target::reference(false)?,
+            "reference-strict" => Target::reference(true)?,
             "endpoint" => Target::endpoint()?,
             "k3s" => Target::k3s()?,
-            other => bail!("unknown target kind {other:?} (reference, endpoint, k3s)"),
+            other => {
+                bail!("unknown target kind {other:?} (reference, reference-strict, endpoint, k3s)")
+            }
         };
         target.name = name.to_owned();
         Ok(target)
@@ -167,7 +180,10 @@ impl Target {
 
     /// Starts our reference server from its binary (`REFERENCE_SERVER_BIN`, or next to this test
     /// executable in the cargo target directory).
-    fn reference() -> anyhow::Result<Target> {
+    /// `strict`: the server as AWS behaves rather than as the docs describe (`--strict`), with
+    /// seconds-like operation and custom-health delays; it declares `strict-aws` and
+    /// `async-operations` and runs no containers (the docs' example needs the docs' behaviour).
+    fn reference(strict: bool) -> anyhow::Result<Target> {
         let binary = reference_binary()?;
         let api = free_port()?;
         let dns_port = free_port()?;
@@ -187,22 +203,42 @@ impl Target {
             .args(["--health-interval", "200ms", "--health-timeout", "150ms"])
             .args(["--ecs-runtime", if docker { "docker" } else { "none" }])
             .args(["--ecs-poll-interval", "200ms", "--ecs-stop-timeout", "2s"])
+            .args(if strict {
+                &[
+                    "--strict",
+                    "--operation-delay",
+                    "300ms",
+                    "--custom-health-delay",
+                    "1s",
+                ][..]
+            } else {
+                &[][..]
+            })
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()
             .with_context(|| format!("cannot start {}", binary.display()))?;
         let endpoint = format!("http://127.0.0.1:{api}");
         let mut target = Target {
-            name: "reference".to_owned(),
+            name: if strict {
+                "reference-strict"
+            } else {
+                "reference"
+            }
+            .to_owned(),
             ecs_endpoint: endpoint.clone(),
             host_prefix: false,
             endpoint,
             dns: Some(dns),
             region: "us-east-1".to_owned(),
-            capabilities: REFERENCE_CAPABILITIES
-                .into_iter()
-                .chain(docker.then_some(Capability::Docker))
-                .collect(),
+            capabilities: if strict {
+                STRICT_CAPABILITIES.to_vec()
+            } else {
+                REFERENCE_CAPABILITIES
+                    .into_iter()
+                    .chain(docker.then_some(Capability::Docker))
+                    .collect()
+            },
             process: Some(child),
         };
         target.wait_ready()?;
