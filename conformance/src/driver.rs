@@ -310,10 +310,13 @@ pub fn image_present(image: &str) -> bool {
         .is_ok_and(|o| o.status.success())
 }
 
-/// Whether a Docker engine answers.
+/// Whether a Docker engine answers (asked once per run: every scenario's target wants to know).
 pub fn docker_available() -> bool {
-    Command::new("docker")
-        .args(["info", "--format", "{{.ServerVersion}}"])
-        .output()
-        .is_ok_and(|o| o.status.success())
+    static AVAILABLE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *AVAILABLE.get_or_init(|| {
+        Command::new("docker")
+            .args(["info", "--format", "{{.ServerVersion}}"])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    })
 }

@@ -38,6 +38,14 @@ struct Stop {
 }
 
 impl Stop {
+    fn shutdown() -> Stop {
+        Stop {
+            code: "ServiceSchedulerInitiated",
+            reason: "The reference server shut down".to_owned(),
+            failed: false,
+        }
+    }
+
     fn failed(code: &'static str, reason: impl Into<String>) -> Stop {
         Stop {
             code,
@@ -168,11 +176,7 @@ fn started_from(record: &TaskRecord) -> StartedTask {
 /// Why a launch must not go on: a stop was asked for, or the server is shutting down.
 fn interrupted(ecs: &Ecs, arn: &str) -> Option<Stop> {
     if ecs.is_stopping() {
-        return Some(Stop {
-            code: "ServiceSchedulerInitiated",
-            reason: "The reference server shut down".to_owned(),
-            failed: false,
-        });
+        return Some(Stop::shutdown());
     }
     read(ecs, arn).and_then(|r| requested_stop(&r))
 }
@@ -459,17 +463,29 @@ async fn register(
 async fn became_healthy(ecs: &Ecs, record: &TaskRecord) {
     report_health(ecs, record, true).await;
     if let Some(service_arn) = &record.state.service_arn {
-        let _ = ecs.store.write(|state| {
-            let Some(mut service) = state.services.get(service_arn).cloned() else {
-                return Ok(((), Vec::new()));
-            };
-            if service.consecutive_failures == 0 {
-                return Ok(((), Vec::new()));
-            }
+        update_service(ecs, service_arn, |service| {
             service.consecutive_failures = 0;
             service.next_launch_at = 0.0;
-            Ok(((), vec![EcsChange::PutService(service)]))
         });
+    }
+}
+
+/// Applies `edit` to a task's service in one durable write (nothing is written if it changes
+/// nothing).
+fn update_service(ecs: &Ecs, arn: &str, edit: impl FnOnce(&mut model::EcsService)) {
+    let result = ecs.store.write(|state| {
+        let Some(before) = state.services.get(arn) else {
+            return Ok(((), Vec::new()));
+        };
+        let mut service = before.clone();
+        edit(&mut service);
+        if &service == before {
+            return Ok(((), Vec::new()));
+        }
+        Ok(((), vec![EcsChange::PutService(service)]))
+    });
+    if let Err(error) = result {
+        tracing::error!(service = %arn, %error, "service state not saved");
     }
 }
 
@@ -518,16 +534,11 @@ fn health_word(health: ContainerHealth) -> &'static str {
 
 /// The task's health from its containers': UNHEALTHY if an essential container with a check is
 /// unhealthy, HEALTHY if every essential container with a check is healthy, else UNKNOWN.
-fn task_health(
-    record: &TaskRecord,
-    essential: &[String],
-    statuses: &[ContainerStatus],
-) -> &'static str {
+fn task_health(essential: &[String], statuses: &[ContainerStatus]) -> &'static str {
     let checked: Vec<&ContainerStatus> = statuses
         .iter()
         .filter(|s| essential.contains(&s.name) && s.health != ContainerHealth::None)
         .collect();
-    let _ = record;
     if checked.is_empty() {
         "UNKNOWN"
     } else if checked
@@ -580,13 +591,7 @@ async fn watch(ecs: &Arc<Ecs>, arn: &str, notify: &Notify) -> Stop {
         tokio::select! {
             () = notify.notified() => {}
             () = tokio::time::sleep(ecs.config.poll_interval) => {}
-            () = ecs.shutdown.cancelled() => {
-                return Stop {
-                    code: "ServiceSchedulerInitiated",
-                    reason: "The reference server shut down".to_owned(),
-                    failed: false,
-                };
-            }
+            () = ecs.shutdown.cancelled() => return Stop::shutdown(),
         }
     }
 }
@@ -598,7 +603,7 @@ async fn observe(
     essential: &[String],
     statuses: &[ContainerStatus],
 ) -> Option<Stop> {
-    let health = task_health(record, essential, statuses);
+    let health = task_health(essential, statuses);
     let exited = statuses.iter().find(|s| {
         essential.contains(&s.name)
             && matches!(
@@ -751,10 +756,7 @@ async fn finish(ecs: &Arc<Ecs>, arn: &str, stop: Stop) {
     {
         let max_backoff = ecs.config.max_backoff;
         let deployment_id = record.state.deployment_id.clone();
-        let _ = ecs.store.write(|state| {
-            let Some(mut service) = state.services.get(service_arn).cloned() else {
-                return Ok(((), Vec::new()));
-            };
+        update_service(ecs, service_arn, |service| {
             service.consecutive_failures += 1;
             // The first replacement is immediate, then 1 s, 2 s, 4 s … up to the maximum.
             let exponent = service.consecutive_failures.saturating_sub(2).min(16);
@@ -771,7 +773,6 @@ async fn finish(ecs: &Arc<Ecs>, arn: &str, stop: Stop) {
             {
                 deployment.failed_tasks += 1;
             }
-            Ok(((), vec![EcsChange::PutService(service)]))
         });
     }
     tracing::info!(task = %arn, "task stopped");

@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use super::Ecs;
 use super::model::{
-    self, ACTIVE, Cluster, Container, DRAINING, EcsService, INACTIVE, ServiceEvent, Task,
-    TaskDefinition, TaskRecord, TaskState, status,
+    self, Cluster, Container, DRAINING, INACTIVE, ServiceEvent, Task, TaskDefinition, TaskRecord,
+    TaskState, status,
 };
 use super::store::{EcsChange, EcsState};
 
@@ -296,20 +296,14 @@ fn plan(ecs: &Ecs, state: &EcsState, arn: &str) -> (Vec<String>, Vec<EcsChange>)
                     .all(|t| t.healthy);
             if steady && first.rollout_state != "COMPLETED" {
                 first.rollout_state = "COMPLETED".to_owned();
-                first.rollout_state_reason =
-                    "ECS deployment ecs-svc completed.".replace("ecs-svc", &first.id);
+                first.rollout_state_reason = format!("ECS deployment {} completed.", first.id);
                 events.push(format!(
                     "(service {}) has reached a steady state.",
                     service.service_name
                 ));
-            } else if !steady
-                && first.rollout_state == "COMPLETED"
-                && (first.running_count != desired)
-            {
-                // Replacing failed tasks is not a new rollout; the state stays COMPLETED.
             }
+            // Replacing failed tasks is not a new rollout: a COMPLETED state stays.
         }
-        let _ = ACTIVE;
     }
     for message in events {
         service.events.insert(
@@ -322,14 +316,10 @@ fn plan(ecs: &Ecs, state: &EcsState, arn: &str) -> (Vec<String>, Vec<EcsChange>)
         );
     }
     service.events.truncate(MAX_EVENTS);
-    if service_changed(original, &service) {
+    if original != &service {
         changes.push(EcsChange::PutService(service));
     }
     (launched, changes)
-}
-
-fn service_changed(before: &EcsService, after: &EcsService) -> bool {
-    serde_json::to_value(before).ok() != serde_json::to_value(after).ok()
 }
 
 /// A new PROVISIONING task of `definition` in `cluster` (RunTask and the scheduler).

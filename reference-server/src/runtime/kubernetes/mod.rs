@@ -194,7 +194,7 @@ impl KubernetesRuntime {
                     (false, _, _) => ContainerHealth::None,
                     (true, true, _) => ContainerHealth::Healthy,
                     // Started and not ready after having been ready: the readiness probe fails.
-                    (true, false, Some(true)) if was_ready(pod, name) => ContainerHealth::Unhealthy,
+                    (true, false, Some(true)) if was_ready(pod) => ContainerHealth::Unhealthy,
                     (true, false, _) => ContainerHealth::Starting,
                 };
                 ContainerStatus {
@@ -209,7 +209,7 @@ impl KubernetesRuntime {
 
 /// Whether the pod was Ready before (its Ready condition changed to False after being True):
 /// Kubernetes keeps only the last transition, so a pod that never became ready is "starting".
-fn was_ready(pod: &Pod, _container: &str) -> bool {
+fn was_ready(pod: &Pod) -> bool {
     pod.metadata
         .annotations
         .as_ref()
@@ -398,7 +398,7 @@ impl TaskRuntime for KubernetesRuntime {
                 .as_ref()
                 .and_then(|s| s.container_statuses.as_ref())
                 .is_some_and(|c| !c.is_empty() && c.iter().all(|c| c.ready));
-            if ready && !was_ready(&pod, "") {
+            if ready && !was_ready(&pod) {
                 let patch = serde_json::json!({"metadata": {"annotations": {"cloudmap.io/was-ready": "true"}}});
                 let _ = api
                     .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
