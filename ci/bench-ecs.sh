@@ -25,7 +25,7 @@ if [ ! -x "$bin" ] || [ "${REBUILD:-0}" = 1 ]; then
 fi
 bash ci/docker.sh >/dev/null
 
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+port() { python3 -c 'import sys; sys.path.insert(0, "ci"); import benchlib; print(benchlib.free_port())'; }
 api=$(port)
 dns=$(port)
 "$bin" --ephemeral --log warn --listen "127.0.0.1:$api" --dns-listen "127.0.0.1:$dns" \

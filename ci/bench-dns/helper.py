@@ -24,12 +24,14 @@ import csv
 import json
 import multiprocessing
 import os
-import random
 import socket
 import statistics
 import struct
 import sys
 import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import benchlib  # noqa: E402  (ci/benchlib.py)
 
 ZONE = "app.local"
 TTL = 60
@@ -176,83 +178,19 @@ def service_ids(api, ns_id):
 
 
 # ---------------------------------------------------------------------------------------------
-# Raw DNS over UDP (for the register->visible loop).
-
-def dns_query(name, qtype=1, qid=None):
-    qid = random.getrandbits(16) if qid is None else qid
-    q = struct.pack(">HHHHHH", qid, 0, 1, 0, 0, 0)
-    for label in name.rstrip(".").split("."):
-        q += bytes([len(label)]) + label.encode()
-    return qid, q + b"\x00" + struct.pack(">HH", qtype, 1)
-
-
-def skip_name(msg, off):
-    while True:
-        n = msg[off]
-        if n == 0:
-            return off + 1
-        if n & 0xC0 == 0xC0:
-            return off + 2
-        off += 1 + n
-
-
-def dns_answers(msg, qtype=1):
-    """(rcode, [rdata bytes of answers of qtype])."""
-    _, flags, qd, an, _, _ = struct.unpack(">HHHHHH", msg[:12])
-    off = 12
-    for _ in range(qd):
-        off = skip_name(msg, off) + 4
-    out = []
-    for _ in range(an):
-        off = skip_name(msg, off)
-        typ, _, _, rdlen = struct.unpack(">HHIH", msg[off:off + 10])
-        off += 10
-        if typ == qtype:
-            out.append(msg[off:off + rdlen])
-        off += rdlen
-    return flags & 0xF, out
-
-
-# ---------------------------------------------------------------------------------------------
 # Commands.
 
 def cmd_free_port():
-    for _ in range(200):
-        t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        t.bind(("127.0.0.1", 0))
-        port = t.getsockname()[1]
-        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        try:
-            u.bind(("127.0.0.1", port))
-        except OSError:
-            continue
-        finally:
-            u.close()
-            t.close()
-        print(port)
-        return
-    fail("no free port")
+    port = benchlib.free_port()
+    if port is None:
+        fail("no free port")
+    print(port)
 
 
 def cmd_wait(port, pid, timeout):
-    port, pid, deadline = int(port), int(pid), time.monotonic() + float(timeout)
-    while True:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
-                s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-                if s.recv(64).split(b" ")[1:2] == [b"200"]:
-                    return
-        except (OSError, IndexError):
-            pass
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                if f.read().rsplit(")", 1)[1].split()[0] == "Z":
-                    raise FileNotFoundError
-        except FileNotFoundError:
-            fail(f"server pid {pid} exited before /health answered 200")
-        if time.monotonic() > deadline:
-            fail(f"/health on 127.0.0.1:{port} not 200 within {timeout}s")
-        time.sleep(0.02)
+    error = benchlib.wait_health(port, pid, timeout)
+    if error:
+        fail(error)
 
 
 def cmd_load_base(port, nsvc="100", ninst="8"):
@@ -367,17 +305,17 @@ def cmd_visible(port, dns_port, n, timeout_s="5"):
 
     def ips():
         """The A records of vis.app.local now (one query in flight, resent on a lost reply)."""
-        qid, q = dns_query(f"vis.{ZONE}")
+        qid, q = benchlib.dns_query(f"vis.{ZONE}")
         udp.send(q)
         while True:
             try:
                 msg = udp.recv(4096)
             except socket.timeout:
-                qid, q = dns_query(f"vis.{ZONE}")
+                qid, q = benchlib.dns_query(f"vis.{ZONE}")
                 udp.send(q)
                 continue
             if struct.unpack(">H", msg[:2])[0] == qid:
-                return dns_answers(msg)[1]
+                return benchlib.dns_answers(msg)[1]
 
     def until(pred, what):
         t0 = time.perf_counter()
@@ -440,13 +378,13 @@ def cmd_compare(dns_port, ref_port, queries, n):
         socks[p] = s
 
     def ask(port, name, t):
-        qid, q = dns_query(name, types[t])
+        qid, q = benchlib.dns_query(name, types[t])
         socks[port].send(q)
         while True:
             msg = socks[port].recv(4096)
             if struct.unpack(">H", msg[:2])[0] == qid:
                 break
-        rcode, rd = dns_answers(msg, types[t])
+        rcode, rd = benchlib.dns_answers(msg, types[t])
         return rcode, sorted(rd), bool(msg[2] & 0x02)
 
     bad = 0

@@ -10,13 +10,13 @@ The ratio ours/peer is what the ECS/Cloud Map/DNS layer costs on top of the engi
 """
 import json
 import os
-import random
 import socket
-import statistics
-import struct
 import subprocess
 import sys
 import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import benchlib  # noqa: E402  (ci/benchlib.py)
 
 import boto3
 from botocore.config import Config
@@ -34,26 +34,12 @@ sd = session.client("servicediscovery", endpoint_url=ENDPOINT, config=config)
 
 
 def dns_a(name):
-    """The A records of `name` from the server's DNS (one UDP query, built by hand)."""
-    qid = random.randrange(65536)
-    question = b"".join(bytes([len(p)]) + p.encode() for p in name.rstrip(".").split(".")) + b"\0"
-    packet = struct.pack(">HHHHHH", qid, 0x0100, 1, 0, 0, 0) + question + struct.pack(">HH", 1, 1)
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.settimeout(1)
-    s.sendto(packet, DNS)
-    data = s.recv(4096)
-    s.close()
-    answers = struct.unpack(">H", data[6:8])[0]
-    pos = 12 + len(question) + 4
-    ips = set()
-    for _ in range(answers):
-        pos += 2 if data[pos] & 0xC0 == 0xC0 else len(question)
-        rtype, _, _, length = struct.unpack(">HHIH", data[pos:pos + 10])
-        pos += 10
-        if rtype == 1:
-            ips.add(socket.inet_ntoa(data[pos:pos + length]))
-        pos += length
-    return ips
+    """The A records of `name` from the server's DNS (one UDP query)."""
+    _, query = benchlib.dns_query(name)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.settimeout(1)
+        s.sendto(query, DNS)
+        return benchlib.a_records(s.recv(4096))[1]
 
 
 def wait(condition, timeout=120):

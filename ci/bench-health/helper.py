@@ -32,6 +32,9 @@ import struct
 import sys
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import benchlib  # noqa: E402  (ci/benchlib.py)
+
 TARGET = "Route53AutoNaming_v20170314."
 HZ = os.sysconf("SC_CLK_TCK")
 
@@ -241,38 +244,16 @@ def cmd_baseline(seconds, *pids):
 # Commands.
 
 def cmd_free_port(ip="127.0.0.1"):
-    for _ in range(200):
-        t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        t.bind((ip, 0))
-        port = t.getsockname()[1]
-        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        try:
-            u.bind((ip, port))
-        except OSError:
-            continue
-        finally:
-            u.close()
-            t.close()
-        print(port)
-        return
-    fail("no free port")
+    port = benchlib.free_port(ip)
+    if port is None:
+        fail("no free port")
+    print(port)
 
 
 def cmd_wait(port, pid, timeout):
-    port, pid, deadline = int(port), int(pid), time.monotonic() + float(timeout)
-    while True:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
-                s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-                if s.recv(64).split(b" ")[1:2] == [b"200"]:
-                    return
-        except (OSError, IndexError):
-            pass
-        if proc_ticks(pid) is None:
-            fail(f"server pid {pid} exited before /health answered 200")
-        if time.monotonic() > deadline:
-            fail(f"/health on 127.0.0.1:{port} not 200 within {timeout}s")
-        time.sleep(0.02)
+    error = benchlib.wait_health(port, pid, timeout)
+    if error:
+        fail(error)
 
 
 def cmd_load(port, nsvc, ninst, targets):
@@ -548,38 +529,6 @@ class Control:
 # ---------------------------------------------------------------------------------------------
 # DNS over UDP.
 
-def dns_query(name, qid):
-    q = struct.pack(">HHHHHH", qid, 0, 1, 0, 0, 0)
-    for label in name.rstrip(".").split("."):
-        q += bytes([len(label)]) + label.encode()
-    return q + b"\x00" + struct.pack(">HH", 1, 1)
-
-
-def skip_name(msg, off):
-    while True:
-        n = msg[off]
-        if n == 0:
-            return off + 1
-        if n & 0xC0 == 0xC0:
-            return off + 2
-        off += 1 + n
-
-
-def a_records(msg):
-    _, flags, qd, an, _, _ = struct.unpack(">HHHHHH", msg[:12])
-    off = 12
-    for _ in range(qd):
-        off = skip_name(msg, off) + 4
-    out = set()
-    for _ in range(an):
-        off = skip_name(msg, off)
-        typ, _, _, rdlen = struct.unpack(">HHIH", msg[off:off + 10])
-        off += 10
-        if typ == 1 and rdlen == 4:
-            out.add(socket.inet_ntoa(msg[off:off + 4]))
-        off += rdlen
-    return flags & 0xF, out
-
 
 class Resolver:
     def __init__(self, port, name):
@@ -594,7 +543,7 @@ class Resolver:
         """The A records of the name (one query; retried on a lost or stale answer)."""
         while True:
             self.qid = (self.qid + 1) & 0xFFFF
-            self.udp.send(dns_query(self.name, self.qid))
+            self.udp.send(benchlib.dns_query(self.name, 1, self.qid)[1])
             self.queries += 1
             try:
                 while True:
@@ -603,7 +552,7 @@ class Resolver:
                         break
             except socket.timeout:
                 continue
-            rcode, addrs = a_records(msg)
+            rcode, addrs = benchlib.a_records(msg)
             if rcode != 0:
                 fail(f"DNS {self.name} A: rcode {rcode}")
             return addrs
