@@ -21,6 +21,8 @@
 #          (installed if missing), cargo if the binary has to be built. Everything the script
 #          creates lives in one mktemp -d dir, removed at exit; all traffic goes to 127.0.0.1.
 set -euo pipefail
+# shellcheck source=ci/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 DURATION=${DURATION:-10s}
 COLD_RUNS=${COLD_RUNS:-5}
@@ -43,22 +45,12 @@ die() {
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/bench-api.XXXXXX")
 PIDS=()
 
-stop_pid() {
-    local pid=$1 i
-    kill -TERM "$pid" 2>/dev/null || return 0
-    for ((i = 0; i < 100; i++)); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.05
-    done
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-}
 
 cleanup() {
     local rc=$? pid
     trap - EXIT INT TERM
     for pid in "${PIDS[@]}"; do
-        stop_pid "$pid"
+        stop_pid "$pid" 5
     done
     rm -rf "$WORK"
     exit "$rc"

@@ -33,6 +33,8 @@
 # Everything lives in one mktemp -d dir removed at exit; only the PIDs started here are stopped;
 # all traffic is on 127.0.0.1.
 set -euo pipefail
+# shellcheck source=ci/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 REPS=${REPS:-2}
 DURATION=${DURATION:-12}
@@ -76,18 +78,6 @@ export BENCH_DIR=$WORK/bench
 mkdir -p "$BENCH_DIR"
 PIDS=()
 REFS_STARTED=0
-POLICY_RC_CREATED=0
-
-stop_pid() {
-    local pid=$1 i
-    kill -TERM "$pid" 2>/dev/null || return 0
-    for ((i = 0; i < 200; i++)); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.05
-    done
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-}
 
 stop_refs() {
     # servers.sh stops only the PIDs it recorded in $BENCH_DIR/pids (and their children).
@@ -126,24 +116,7 @@ ensure_packages() {
     command -v python3 >/dev/null 2>&1 || missing+=(python3)
     ((${#missing[@]})) || return 0
     [[ $EUID -eq 0 ]] || die "need root to apt-get install ${missing[*]}"
-    # Keep Debian from auto-starting the packaged daemons (as the shared setup.sh does), but only
-    # for the duration of our install.
-    if [[ ! -e /usr/sbin/policy-rc.d ]]; then
-        printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
-        chmod +x /usr/sbin/policy-rc.d
-        POLICY_RC_CREATED=1
-    fi
-    log "apt-get install ${missing[*]}"
-    if ! { DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-            "${missing[@]}"; } >"$WORK/apt.log" 2>&1; then
-        tail -n 30 "$WORK/apt.log" >&2
-        die "apt-get install ${missing[*]} failed"
-    fi
-    if ((POLICY_RC_CREATED)); then
-        rm -f /usr/sbin/policy-rc.d
-        POLICY_RC_CREATED=0
-    fi
+    apt_install_no_daemons "$WORK/apt.log" "${missing[@]}" || die "apt-get install ${missing[*]} failed"
     for c in dnsperf knotd nsd dig cc; do
         command -v "$c" >/dev/null 2>&1 || die "$c still missing after apt-get install"
     done

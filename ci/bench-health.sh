@@ -41,6 +41,8 @@
 # Everything lives in one mktemp -d dir removed at exit; only the PIDs started here are stopped;
 # all traffic is on loopback (127.0.0.1 and 127.0.1.x / 127.0.2.x, all on lo).
 set -euo pipefail
+# shellcheck source=ci/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 BASELINE_S=${BASELINE_S:-10}
 WAIT_QUIET_S=${WAIT_QUIET_S:-0}
@@ -96,18 +98,6 @@ case $STORE in durable | ephemeral) ;; *) die "STORE must be durable or ephemera
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/bench-health.XXXXXX")
 PIDS=()
-POLICY_RC_CREATED=0
-
-stop_pid() {
-    local pid=$1 i
-    kill -TERM "$pid" 2>/dev/null || return 0
-    for ((i = 0; i < 200; i++)); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.05
-    done
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-}
 
 cleanup() {
     local rc=$? pid
@@ -136,24 +126,7 @@ ensure_packages() {
     command -v python3 >/dev/null 2>&1 || missing+=(python3)
     ((${#missing[@]})) || return 0
     [[ $EUID -eq 0 ]] || die "need root to apt-get install ${missing[*]}"
-    # Keep Debian from starting the packaged nginx on port 80, only for the duration of our
-    # install (an existing policy-rc.d is left alone).
-    if [[ ! -e /usr/sbin/policy-rc.d ]]; then
-        printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
-        chmod +x /usr/sbin/policy-rc.d
-        POLICY_RC_CREATED=1
-    fi
-    log "apt-get install ${missing[*]}"
-    if ! { DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-            "${missing[@]}"; } >"$WORK/apt.log" 2>&1; then
-        tail -n 30 "$WORK/apt.log" >&2
-        die "apt-get install ${missing[*]} failed"
-    fi
-    if ((POLICY_RC_CREATED)); then
-        rm -f /usr/sbin/policy-rc.d
-        POLICY_RC_CREATED=0
-    fi
+    apt_install_no_daemons "$WORK/apt.log" "${missing[@]}" || die "apt-get install ${missing[*]} failed"
 }
 
 ensure_binary() {

@@ -20,3 +20,43 @@ apt_install() {
   log "apt-get install ${missing[*]}"
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
+
+# Stops process $1 (a child of this shell): SIGTERM, then SIGKILL after ${2:-10} seconds.
+stop_pid() {
+  local pid=$1 i limit=$((${2:-10} * 20))
+  kill -TERM "$pid" 2>/dev/null || return 0
+  for ((i = 0; i < limit; i++)); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.05
+  done
+  kill -KILL "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
+
+POLICY_RC_CREATED=0
+# Installs the Debian packages "$@" without letting their daemons start (nginx on port 80, nsd,
+# knot …): a policy-rc.d exists only for the duration of the install, and an existing one is
+# left alone. apt's output goes to $1's log file; on failure its tail is shown and this returns 1.
+# A caller interrupted mid-install removes the policy-rc.d when POLICY_RC_CREATED is 1.
+apt_install_no_daemons() {
+  local apt_log=$1
+  shift
+  if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+    chmod +x /usr/sbin/policy-rc.d
+    POLICY_RC_CREATED=1
+  fi
+  log "apt-get install $*"
+  local status=0
+  { DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@"; } \
+    >"$apt_log" 2>&1 || status=1
+  if ((POLICY_RC_CREATED)); then
+    rm -f /usr/sbin/policy-rc.d
+    POLICY_RC_CREATED=0
+  fi
+  if ((status)); then
+    tail -n 30 "$apt_log" >&2
+  fi
+  return "$status"
+}
