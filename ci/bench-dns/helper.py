@@ -35,7 +35,6 @@ import benchlib  # noqa: E402  (ci/benchlib.py)
 
 ZONE = "app.local"
 TTL = 60
-TARGET = "Route53AutoNaming_v20170314."
 DNS_CONFIG = {
     "RoutingPolicy": "MULTIVALUE",
     "DnsRecords": [{"Type": "A", "TTL": TTL}, {"Type": "AAAA", "TTL": TTL},
@@ -56,97 +55,8 @@ def v6(n, i):
     return f"fd00:42:0:{n:x}::{i + 1:x}"
 
 
-# ---------------------------------------------------------------------------------------------
-# A minimal HTTP/1.1 keep-alive client with optional pipelining (axum/hyper answers pipelined
-# requests in order). Much cheaper per request than http.client, which matters when Python and
-# the server share 2 cores while loading a million instances. Pipelining is off by default; the
-# loader uses several keep-alive connections instead.
-
-class Api:
-    def __init__(self, port, timeout=60.0):
-        self.port = port
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.buf = b""
-        self.head = (f"POST / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
-                     "Content-Type: application/x-amz-json-1.1\r\n").encode()
-
-    def encode(self, op, body):
-        data = json.dumps(body, separators=(",", ":")).encode()
-        return b"".join((self.head, b"X-Amz-Target: ", TARGET.encode(), op.encode(),
-                         b"\r\nContent-Length: ", str(len(data)).encode(), b"\r\n\r\n", data))
-
-    def send(self, op, body):
-        self.sock.sendall(self.encode(op, body))
-
-    def send_raw(self, data):
-        self.sock.sendall(data)
-
-    def _fill(self):
-        chunk = self.sock.recv(1 << 20)
-        if not chunk:
-            raise ConnectionError("server closed the connection")
-        self.buf += chunk
-
-    def recv(self):
-        """(status, body bytes) of the next response."""
-        while True:
-            end = self.buf.find(b"\r\n\r\n")
-            if end >= 0:
-                break
-            self._fill()
-        head = self.buf[:end].decode("latin-1").split("\r\n")
-        status = int(head[0].split(" ", 2)[1])
-        headers = {}
-        for line in head[1:]:
-            k, _, v = line.partition(":")
-            headers[k.strip().lower()] = v.strip()
-        rest = end + 4
-        if "content-length" in headers:
-            n = int(headers["content-length"])
-            while len(self.buf) < rest + n:
-                self._fill()
-            body = self.buf[rest:rest + n]
-            self.buf = self.buf[rest + n:]
-            return status, body
-        if headers.get("transfer-encoding", "").lower() == "chunked":
-            self.buf = self.buf[rest:]
-            body = b""
-            while True:
-                while b"\r\n" not in self.buf:
-                    self._fill()
-                line, _, self.buf = self.buf.partition(b"\r\n")
-                size = int(line.split(b";")[0], 16)
-                while len(self.buf) < size + 2:
-                    self._fill()
-                body += self.buf[:size]
-                self.buf = self.buf[size + 2:]
-                if size == 0:
-                    return status, body
-        self.buf = self.buf[rest:]
-        return status, b""
-
-    def call(self, op, body):
-        self.send(op, body)
-        return self.recv()
-
-    def must(self, op, body):
-        status, text = self.call(op, body)
-        if status != 200:
-            fail(f"{op} {json.dumps(body)[:300]} -> HTTP {status}: {text[:500]!r}")
-        return json.loads(text) if text else {}
-
-    def wait_operation(self, op_id, timeout=60.0):
-        deadline = time.monotonic() + timeout
-        while True:
-            op = self.must("GetOperation", {"OperationId": op_id})["Operation"]
-            if op["Status"] == "SUCCESS":
-                return op
-            if op["Status"] == "FAIL":
-                fail(f"operation {op_id} failed: {op}")
-            if time.monotonic() > deadline:
-                fail(f"operation {op_id} not SUCCESS after {timeout}s: {op}")
-            time.sleep(0.01)
+class Api(benchlib.Api):
+    tool = "bench-dns"
 
 
 def namespace_id(api, name):

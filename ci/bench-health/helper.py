@@ -24,7 +24,6 @@ Times are time.monotonic() (CLOCK_MONOTONIC), the same clock in every process on
 the backends' timestamps and the DNS poller's can be compared.
 """
 import asyncio
-import json
 import os
 import random
 import socket
@@ -35,7 +34,6 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 import benchlib  # noqa: E402  (ci/benchlib.py)
 
-TARGET = "Route53AutoNaming_v20170314."
 HZ = os.sysconf("SC_CLK_TCK")
 
 
@@ -44,105 +42,8 @@ def fail(msg):
     sys.exit(1)
 
 
-# ---------------------------------------------------------------------------------------------
-# A minimal HTTP/1.1 keep-alive client (the API answers Content-Length bodies).
-
-class Api:
-    def __init__(self, port, timeout=60.0):
-        self.port = port
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.buf = b""
-        self.head = (f"POST / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
-                     "Content-Type: application/x-amz-json-1.1\r\n").encode()
-
-    def encode(self, op, body):
-        data = json.dumps(body, separators=(",", ":")).encode()
-        return b"".join((self.head, b"X-Amz-Target: ", TARGET.encode(), op.encode(),
-                         b"\r\nContent-Length: ", str(len(data)).encode(), b"\r\n\r\n", data))
-
-    def _fill(self):
-        chunk = self.sock.recv(1 << 20)
-        if not chunk:
-            raise ConnectionError("server closed the connection")
-        self.buf += chunk
-
-    def recv(self):
-        while True:
-            end = self.buf.find(b"\r\n\r\n")
-            if end >= 0:
-                break
-            self._fill()
-        head = self.buf[:end].decode("latin-1").split("\r\n")
-        status = int(head[0].split(" ", 2)[1])
-        length = 0
-        for line in head[1:]:
-            k, _, v = line.partition(":")
-            if k.strip().lower() == "content-length":
-                length = int(v.strip())
-        rest = end + 4
-        while len(self.buf) < rest + length:
-            self._fill()
-        body = self.buf[rest:rest + length]
-        self.buf = self.buf[rest + length:]
-        return status, body
-
-    def must(self, op, body):
-        self.sock.sendall(self.encode(op, body))
-        status, text = self.recv()
-        if status != 200:
-            fail(f"{op} {json.dumps(body)[:300]} -> HTTP {status}: {text[:500]!r}")
-        return json.loads(text) if text else {}
-
-    def pipeline(self, op, bodies, window=32):
-        """Sends every body with at most `window` requests in flight; returns the parsed outputs."""
-        out, sent, pending = [], 0, 0
-        while sent < len(bodies) or pending:
-            while sent < len(bodies) and pending < window:
-                self.sock.sendall(self.encode(op, bodies[sent]))
-                sent += 1
-                pending += 1
-            status, text = self.recv()
-            pending -= 1
-            if status != 200:
-                fail(f"{op} -> HTTP {status}: {text[:500]!r}")
-            out.append(json.loads(text))
-        return out
-
-    def wait_operation(self, op_id, timeout=60.0):
-        deadline = time.monotonic() + timeout
-        while True:
-            op = self.must("GetOperation", {"OperationId": op_id})["Operation"]
-            if op["Status"] == "SUCCESS":
-                return op
-            if op["Status"] == "FAIL":
-                fail(f"operation {op_id} failed: {op}")
-            if time.monotonic() > deadline:
-                fail(f"operation {op_id} not SUCCESS after {timeout}s: {op}")
-            time.sleep(0.01)
-
-    def get_text(self, path):
-        """A GET on its own connection (for /metrics)."""
-        with socket.create_connection(("127.0.0.1", self.port), timeout=10) as s:
-            s.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
-            data = b""
-            while True:
-                chunk = s.recv(1 << 16)
-                if not chunk:
-                    break
-                data += chunk
-        head, _, body = data.partition(b"\r\n\r\n")
-        if b"chunked" in head.lower():
-            out, rest = b"", body
-            while rest:
-                line, _, rest = rest.partition(b"\r\n")
-                size = int(line.split(b";")[0] or b"0", 16)
-                if size == 0:
-                    break
-                out += rest[:size]
-                rest = rest[size + 2:]
-            body = out
-        return body.decode()
+class Api(benchlib.Api):
+    tool = "bench-health"
 
 
 def create_namespace(api, name):
