@@ -90,6 +90,18 @@ impl Drop for Leftovers {
     }
 }
 
+/// A new cluster with a unique name, and the guard that removes its leftovers.
+async fn new_cluster(ecs: &aws_sdk_ecs::Client) -> (String, Leftovers) {
+    let cluster = unique("c");
+    let leftovers = Leftovers(cluster.clone());
+    ecs.create_cluster()
+        .cluster_name(&cluster)
+        .send()
+        .await
+        .unwrap();
+    (cluster, leftovers)
+}
+
 fn unique(prefix: &str) -> String {
     format!("{prefix}{:08x}", rand::random::<u32>())
 }
@@ -291,18 +303,13 @@ struct Web {
 async fn web_service(server: &TestServer, namespace: &str, desired: i32) -> Web {
     let ecs = server.ecs();
     let (service_id, registry_arn) = registry(server, namespace, "web").await;
-    let cluster = unique("c");
-    ecs.create_cluster()
-        .cluster_name(&cluster)
-        .send()
-        .await
-        .unwrap();
+    let (cluster, leftovers) = new_cluster(&ecs).await;
     let definition = task_definition(&ecs, "web", None, "v1").await;
     create_service(&ecs, &cluster, "web", &definition, desired, &registry_arn).await;
     Web {
         service_id,
-        leftovers: Leftovers(cluster.clone()),
         cluster,
+        leftovers,
     }
 }
 
@@ -315,13 +322,7 @@ async fn the_seed_service_json_runs_two_registered_tasks_that_dns_and_containers
     let ecs = server.ecs();
     let dns = server.dns.unwrap();
     let (service_id, registry_arn) = registry(&server, "seed.local", "backend-api").await;
-    let cluster = unique("c");
-    let _leftovers = Leftovers(cluster.clone());
-    ecs.create_cluster()
-        .cluster_name(&cluster)
-        .send()
-        .await
-        .unwrap();
+    let (cluster, _leftovers) = new_cluster(&ecs).await;
     let family = "backend-api";
     let mut definition = ContainerDefinition::builder()
         .name("backend")
@@ -527,13 +528,7 @@ async fn a_failing_container_health_check_keeps_the_task_out_of_dns_and_replaces
     let ecs = server.ecs();
     let dns = server.dns.unwrap();
     let (service_id, registry_arn) = registry(&server, "health.local", "api").await;
-    let cluster = unique("c");
-    let _leftovers = Leftovers(cluster.clone());
-    ecs.create_cluster()
-        .cluster_name(&cluster)
-        .send()
-        .await
-        .unwrap();
+    let (cluster, _leftovers) = new_cluster(&ecs).await;
     // Two ECS services register into one Cloud Map service: one passes its health check, one
     // fails it. (With every instance unhealthy, Route 53 would answer with unhealthy ones.)
     let good = task_definition(&ecs, "good", Some("test -f /tmp/healthy"), "good").await;
@@ -765,13 +760,7 @@ async fn tasks_survive_a_crash_of_the_server_and_are_adopted() {
         .arn()
         .unwrap()
         .to_owned();
-    let cluster = unique("c");
-    let _leftovers = Leftovers(cluster.clone());
-    ecs.create_cluster()
-        .cluster_name(&cluster)
-        .send()
-        .await
-        .unwrap();
+    let (cluster, _leftovers) = new_cluster(&ecs).await;
     let definition = task_definition(&ecs, "web", None, "v1").await;
     create_service(&ecs, &cluster, "web", &definition, 1, &arn).await;
     let task = eventually(DEADLINE, || async {
@@ -1195,13 +1184,7 @@ async fn bridge_tasks_register_the_host_address_and_their_published_port_in_srv_
         service.id().unwrap().to_owned(),
         service.arn().unwrap().to_owned(),
     );
-    let cluster = unique("c");
-    let _leftovers = Leftovers(cluster.clone());
-    ecs.create_cluster()
-        .cluster_name(&cluster)
-        .send()
-        .await
-        .unwrap();
+    let (cluster, _leftovers) = new_cluster(&ecs).await;
     // hostPort 0: Docker picks a free port on the host's address on the cluster network.
     let definition = ecs
         .register_task_definition()
