@@ -14,7 +14,8 @@ use hickory_proto::rr::{Name, RData, RecordType};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::fixtures::{
-    custom_health_service, http_namespace, plain_service, private_namespace, records, register,
+    custom_health_service, dns_service, http_namespace, plain_service, private_namespace, records,
+    register,
 };
 use crate::harness::TestServer;
 
@@ -432,15 +433,7 @@ async fn large_answers_truncate_over_udp_and_come_whole_over_tcp() {
     let (server, dns) = dns_server(&[]).await;
     let client = &server.client;
     let ns = private_namespace(client, "big.local").await;
-    let created = client
-        .create_service()
-        .name("s")
-        .namespace_id(&ns)
-        .dns_config(records(&[(CmRecordType::Srv, 60)]))
-        .send()
-        .await
-        .unwrap();
-    let svc = created.service().unwrap().id().unwrap().to_owned();
+    let svc = dns_service(client, &ns, "s", records(&[(CmRecordType::Srv, 60)])).await;
     for i in 0..8 {
         let id = format!("{i}-{}", "x".repeat(58));
         register(
@@ -679,15 +672,13 @@ async fn weighted_cname_services_answer_with_one_cname() {
     let (server, dns) = dns_server(&[]).await;
     let client = &server.client;
     let ns = private_namespace(client, "alias.local").await;
-    let created = client
-        .create_service()
-        .name("www")
-        .namespace_id(&ns)
-        .dns_config(crate::fixtures::weighted(&[(CmRecordType::Cname, 30)]))
-        .send()
-        .await
-        .unwrap();
-    let svc = created.service().unwrap().id().unwrap().to_owned();
+    let svc = dns_service(
+        client,
+        &ns,
+        "www",
+        crate::fixtures::weighted(&[(CmRecordType::Cname, 30)]),
+    )
+    .await;
     for (id, target) in [("a", "origin-a.example.com"), ("b", "origin-b.example.com")] {
         let op = client
             .register_instance()
@@ -728,15 +719,7 @@ async fn instance_ids_with_odd_characters_become_literal_labels() {
     let (server, dns) = dns_server(&[]).await;
     let client = &server.client;
     let ns = private_namespace(client, "odd.local").await;
-    let created = client
-        .create_service()
-        .name("svc")
-        .namespace_id(&ns)
-        .dns_config(records(&[(CmRecordType::Srv, 10)]))
-        .send()
-        .await
-        .unwrap();
-    let svc = created.service().unwrap().id().unwrap().to_owned();
+    let svc = dns_service(client, &ns, "svc", records(&[(CmRecordType::Srv, 10)])).await;
     register(
         client,
         &svc,

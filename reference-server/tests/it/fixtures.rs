@@ -94,6 +94,24 @@ pub fn records(types: &[(RecordType, i64)]) -> DnsConfig {
     builder.build().unwrap()
 }
 
+/// A service with `records` in `namespace`; returns its id.
+pub async fn dns_service(
+    client: &Client,
+    namespace: &str,
+    name: &str,
+    records: DnsConfig,
+) -> String {
+    let created = client
+        .create_service()
+        .name(name)
+        .namespace_id(namespace)
+        .dns_config(records)
+        .send()
+        .await
+        .unwrap();
+    created.service().unwrap().id().unwrap().to_owned()
+}
+
 /// An A-record service with custom health in `namespace`; returns the service id.
 pub async fn custom_health_service(client: &Client, namespace: &str, name: &str) -> String {
     let service = client
