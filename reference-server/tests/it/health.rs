@@ -268,45 +268,14 @@ async fn a_failing_backend_leaves_dns_and_discovery() {
         .unwrap();
     assert!(healthy_only.instances().is_empty());
     let dns = server.dns.unwrap();
-    let output = std::process::Command::new("dig")
-        .args([
-            "@127.0.0.1",
-            "-p",
-            &dns.port().to_string(),
-            "+short",
-            "web.fail.local",
-            "A",
-        ])
-        .output()
-        .unwrap();
-    let mut lines: Vec<String> = String::from_utf8(output.stdout)
-        .unwrap()
-        .lines()
-        .map(str::to_owned)
-        .collect();
-    lines.sort();
     assert_eq!(
-        lines,
+        dig_short(dns, "web.fail.local"),
         ["127.0.0.1", "127.0.0.2"],
         "all unhealthy: Route 53 answers with them all"
     );
     b.status.store(200, Ordering::SeqCst);
     wait_status(&server, &svc, "b", "HEALTHY").await;
-    let output = std::process::Command::new("dig")
-        .args([
-            "@127.0.0.1",
-            "-p",
-            &dns.port().to_string(),
-            "+short",
-            "web.fail.local",
-            "A",
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(
-        String::from_utf8(output.stdout).unwrap().trim(),
-        "127.0.0.2"
-    );
+    assert_eq!(dig_short(dns, "web.fail.local"), ["127.0.0.2"]);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -451,4 +420,26 @@ async fn custom_health_waits_out_the_propagation_delay() {
         .unwrap();
     wait_status(&server, &other, "m", "UNHEALTHY").await;
     assert_eq!(status_of(&server, &svc, "i-1").await, "UNHEALTHY");
+}
+
+/// The sorted `dig +short` A answers for `name` from the server's DNS (the real dig).
+fn dig_short(dns: std::net::SocketAddr, name: &str) -> Vec<String> {
+    let output = std::process::Command::new("dig")
+        .args([
+            "@127.0.0.1",
+            "-p",
+            &dns.port().to_string(),
+            "+short",
+            name,
+            "A",
+        ])
+        .output()
+        .unwrap();
+    let mut lines: Vec<String> = String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    lines.sort();
+    lines
 }
