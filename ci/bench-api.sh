@@ -28,8 +28,6 @@ DURATION=${DURATION:-10s}
 COLD_RUNS=${COLD_RUNS:-5}
 DISC_INSTANCES=8
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/var/tmp/cloudmap-target}
-BIN=${REFERENCE_SERVER_BIN:-$CARGO_TARGET_DIR/release/reference-server}
-REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 # Targets.
 MIN_RATIO=20
@@ -44,7 +42,6 @@ die() {
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/bench-api.XXXXXX")
 PIDS=()
-
 
 cleanup() {
     local rc=$? pid
@@ -97,21 +94,9 @@ ensure_moto() {
     python3 -c 'import moto.server' || die "moto.server still not importable after install"
 }
 
-ensure_binary() {
-    if [[ -n ${REFERENCE_SERVER_BIN:-} ]]; then
-        [[ -x $BIN ]] || die "REFERENCE_SERVER_BIN=$BIN is not executable"
-        return 0
-    fi
-    [[ -x $BIN && ${REBUILD:-0} != 1 ]] && return 0
-    log "building reference-server (release, CARGO_TARGET_DIR=$CARGO_TARGET_DIR)"
-    (cd "$REPO_ROOT" && cargo build --release --quiet -p reference-server) ||
-        die "cargo build --release -p reference-server failed"
-    [[ -x $BIN ]] || die "build finished but $BIN does not exist"
-}
-
 ensure_wrk
 ensure_moto
-ensure_binary
+BIN=$(reference_binary) || die "no reference-server binary to benchmark"
 LOAD_AT_START=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo n/a)
 
 # ---------------------------------------------------------------------------------------------
@@ -139,17 +124,14 @@ HEADERS = {
     "aws4_request, SignedHeaders=host;x-amz-date;x-amz-target, Signature=0000",
 }
 
-
 def fail(msg):
     print(f"bench-api: error: {msg}", file=sys.stderr)
     sys.exit(1)
-
 
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
 
 def get_status(port, path, timeout=1.0):
     """Status code of GET path on 127.0.0.1:port, or None if nothing answers yet."""
@@ -168,7 +150,6 @@ def get_status(port, path, timeout=1.0):
     except OSError:
         return None
 
-
 def alive(pid):
     try:
         os.kill(pid, 0)
@@ -183,7 +164,6 @@ def alive(pid):
     except OSError:
         return True
 
-
 def cmd_wait(port, path, pid, timeout):
     port, pid, deadline = int(port), int(pid), time.monotonic() + float(timeout)
     while True:
@@ -194,7 +174,6 @@ def cmd_wait(port, path, pid, timeout):
         if time.monotonic() > deadline:
             fail(f"127.0.0.1:{port}{path} did not answer 200 within {timeout}s")
         time.sleep(0.01)
-
 
 def cmd_cold(binary, runs, workdir):
     results = []
@@ -231,7 +210,6 @@ def cmd_cold(binary, runs, workdir):
         results.append(ms)
     print(" ".join(f"{ms:.1f}" for ms in results))
 
-
 def call(base, op, body):
     req = urllib.request.Request(base + "/", data=json.dumps(body).encode(), method="POST",
                                  headers={**HEADERS, "X-Amz-Target": TARGET_PREFIX + op})
@@ -241,7 +219,6 @@ def call(base, op, body):
     except urllib.error.HTTPError as e:
         return e.code, e.read().decode(errors="replace")
 
-
 def must(base, op, body):
     status, text = call(base, op, body)
     if status != 200:
@@ -250,7 +227,6 @@ def must(base, op, body):
         return json.loads(text) if text else {}
     except ValueError:
         fail(f"{base} {op} -> 200 but not JSON: {text[:500]}")
-
 
 def poll(what, fn, timeout=30.0):
     deadline = time.monotonic() + timeout
@@ -262,7 +238,6 @@ def poll(what, fn, timeout=30.0):
             fail(f"timed out after {timeout}s waiting for {what}")
         time.sleep(0.02)
 
-
 def wait_operation(base, op_id):
     def check():
         op = must(base, "GetOperation", {"OperationId": op_id})["Operation"]
@@ -272,7 +247,6 @@ def wait_operation(base, op_id):
             fail(f"{base} operation {op_id} failed: {op}")
         return None
     return poll(f"operation {op_id}", check)
-
 
 def cmd_setup(base, n_disc):
     n_disc = int(n_disc)
@@ -311,10 +285,8 @@ def cmd_setup(base, n_disc):
                                     "Attributes": {"AWS_INSTANCE_IPV4": "10.0.0.1"}})
     print(ids["bench"])
 
-
 def cmd_free_port():
     print(free_port())
-
 
 if __name__ == "__main__":
     cmds = {"wait": cmd_wait, "cold": cmd_cold, "setup": cmd_setup, "free-port": cmd_free_port}

@@ -48,7 +48,6 @@ SCALE_EPHEMERAL=${SCALE_EPHEMERAL:-0}
 VIS_N=${VIS_N:-300}
 OURS_UDP_WORKERS=${OURS_UDP_WORKERS:-}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/var/tmp/cloudmap-target}
-BIN=${REFERENCE_SERVER_BIN:-$CARGO_TARGET_DIR/release/reference-server}
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 SHARED=${BENCH_SHARED:-$REPO_ROOT/../shared/bench/dns}
 HELPER=$REPO_ROOT/ci/bench-dns/helper.py
@@ -122,21 +121,9 @@ ensure_packages() {
     done
 }
 
-ensure_binary() {
-    if [[ -n ${REFERENCE_SERVER_BIN:-} ]]; then
-        [[ -x $BIN ]] || die "REFERENCE_SERVER_BIN=$BIN is not executable"
-        return 0
-    fi
-    [[ -x $BIN && ${REBUILD:-0} != 1 ]] && return 0
-    log "building reference-server (release, CARGO_TARGET_DIR=$CARGO_TARGET_DIR)"
-    (cd "$REPO_ROOT" && cargo build --release --quiet -p reference-server) ||
-        die "cargo build --release -p reference-server failed"
-    [[ -x $BIN ]] || die "build finished but $BIN does not exist"
-}
-
 LOAD_AT_START=$(loadavg)
 ensure_packages
-ensure_binary
+BIN=$(reference_binary) || die "no reference-server binary to benchmark"
 # a packaged daemon started by someone else is not ours to stop: just say so
 ps -eo pid,comm | awk '$2 ~ /^(knotd|nsd)$/ {print "WARNING: a knotd/nsd not started by this script is running:", $0}' >&2
 

@@ -19,10 +19,7 @@ LOG_PREFIX=bench-ecs
 source ci/lib.sh
 
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/cloudmap-target}"
-bin="${REFERENCE_SERVER_BIN:-$CARGO_TARGET_DIR/release/reference-server}"
-if [ ! -x "$bin" ] || [ "${REBUILD:-0}" = 1 ]; then
-  cargo build --release --locked -p reference-server
-fi
+bin=$(reference_binary)
 bash ci/docker.sh >/dev/null
 
 port() { python3 -c 'import sys; sys.path.insert(0, "ci"); import benchlib; print(benchlib.free_port())'; }

@@ -67,7 +67,6 @@ SKIP_PROBE=${SKIP_PROBE:-0}
 SKIP_FAILOVER=${SKIP_FAILOVER:-0}
 STORE=${STORE:-durable}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/var/tmp/cloudmap-target}
-BIN=${REFERENCE_SERVER_BIN:-$CARGO_TARGET_DIR/release/reference-server}
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 HELPER=$REPO_ROOT/ci/bench-health/helper.py
 
@@ -129,21 +128,9 @@ ensure_packages() {
     apt_install_no_daemons "$WORK/apt.log" "${missing[@]}" || die "apt-get install ${missing[*]} failed"
 }
 
-ensure_binary() {
-    if [[ -n ${REFERENCE_SERVER_BIN:-} ]]; then
-        [[ -x $BIN ]] || die "REFERENCE_SERVER_BIN=$BIN is not executable"
-        return 0
-    fi
-    [[ -x $BIN && ${REBUILD:-0} != 1 ]] && return 0
-    log "building reference-server (release, CARGO_TARGET_DIR=$CARGO_TARGET_DIR)"
-    (cd "$REPO_ROOT" && cargo build --release --quiet -p reference-server) ||
-        die "cargo build --release -p reference-server failed"
-    [[ -x $BIN ]] || die "build finished but $BIN does not exist"
-}
-
 LOAD_AT_START=$(loadavg)
 ensure_packages
-ensure_binary
+BIN=$(reference_binary) || die "no reference-server binary to benchmark"
 NGINX=$(command -v nginx 2>/dev/null || echo /usr/sbin/nginx)
 
 # start_server NAME INTERVAL [extra flags…] -> sets SRV_API SRV_DNS SRV_PID

@@ -60,3 +60,18 @@ apt_install_no_daemons() {
   fi
   return "$status"
 }
+
+# Prints the reference server binary to benchmark: $REFERENCE_SERVER_BIN, else
+# $CARGO_TARGET_DIR/release/reference-server, built first when missing or when REBUILD=1.
+reference_binary() {
+  local bin=${REFERENCE_SERVER_BIN:-${CARGO_TARGET_DIR:-/var/tmp/cloudmap-target}/release/reference-server}
+  if [[ -n ${REFERENCE_SERVER_BIN:-} ]]; then
+    [[ -x $bin ]] || { echo "REFERENCE_SERVER_BIN=$bin is not executable" >&2; return 1; }
+  elif [[ ! -x $bin || ${REBUILD:-0} == 1 ]]; then
+    log "building reference-server (release, CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-})" >&2
+    (cd "$(dirname "${BASH_SOURCE[0]}")/.." && cargo build --release --quiet --locked -p reference-server) >&2 ||
+      return 1
+    [[ -x $bin ]] || { echo "build finished but $bin does not exist" >&2; return 1; }
+  fi
+  printf '%s\n' "$bin"
+}
