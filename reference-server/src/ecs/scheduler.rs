@@ -17,11 +17,18 @@ use super::store::{EcsChange, EcsState};
 const TICK: Duration = Duration::from_secs(1);
 /// How long STOPPED tasks stay visible (ECS: about an hour).
 const STOPPED_RETENTION: Duration = Duration::from_secs(3600);
+const PRUNE_PERIOD: Duration = Duration::from_secs(60);
 /// ECS keeps the newest 100 events of a service.
 const MAX_EVENTS: usize = 100;
 
 pub async fn run(ecs: &Arc<Ecs>) {
+    // Forgetting old STOPPED tasks scans every task: once a minute, not on every pass.
+    let mut last_prune: Option<tokio::time::Instant> = None;
     loop {
+        if last_prune.is_none_or(|at| at.elapsed() >= PRUNE_PERIOD) {
+            prune(ecs, model::now() - STOPPED_RETENTION.as_secs_f64());
+            last_prune = Some(tokio::time::Instant::now());
+        }
         pass(ecs);
         tokio::select! {
             biased;
@@ -47,7 +54,6 @@ struct Seen {
 }
 
 fn pass(ecs: &Arc<Ecs>) {
-    prune(ecs, model::now() - STOPPED_RETENTION.as_secs_f64());
     let services: Vec<String> = ecs.store.read(|s| {
         s.services
             .values()
