@@ -181,7 +181,12 @@ pub fn start(
                 .into_iter()
                 .filter(|u| !sockets.addresses.contains(u))
                 .collect();
-            forward::start(upstreams, tasks, shutdown.clone())
+            forward::start(
+                upstreams,
+                forward::UPSTREAM_TIMEOUT,
+                tasks,
+                shutdown.clone(),
+            )
         });
     let stop = Arc::new(AtomicBool::new(false));
     let mut threads = Vec::new();
