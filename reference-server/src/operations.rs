@@ -1,11 +1,13 @@
 //! Runs accepted asynchronous operations to completion: SUBMITTED → (PENDING) → SUCCESS or FAIL.
 //!
-//! The API layer commits an operation as SUBMITTED, with the mutation it carries, before it
-//! answers; this runner then applies the mutation in a separate write. With
-//! `--operation-delay 0` (the default) that happens as soon as the writer is free (well under a
-//! millisecond); with a delay, the operation waits that long, shows PENDING, waits again and
-//! completes, like AWS's seconds-long operations. Unfinished operations found at start-up are
-//! resumed, so an acknowledged request is never lost to a crash.
+//! With `--operation-delay 0` (the default) an operation finishes in the very commit that accepts
+//! it: the handler's write holds the finished operation (SUCCESS, or FAIL with the reason) and its
+//! effect, so any request after the answer sees both — GetOperation never shows SUBMITTED, and a
+//! second update of the same resource never meets an unfinished one (`DuplicateRequest`). With a
+//! delay, the API layer commits the operation as SUBMITTED with the mutation it carries before it
+//! answers; this runner waits the delay, marks it PENDING, waits again and applies the mutation in
+//! a separate write, like AWS's seconds-long operations. Unfinished operations found at start-up
+//! are resumed, so an acknowledged request is never lost to a crash.
 
 use std::convert::Infallible;
 use std::time::Duration;
@@ -15,26 +17,44 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::model::{
-    HealthStatus, Mutation, OperationId, OperationStatus, Region, ServiceHealth, Timestamp,
+    HealthStatus, Mutation, Operation, OperationId, OperationStatus, Region, ServiceHealth,
+    Timestamp,
 };
 use crate::store::{Change, Registry, Store};
 
-/// Hands accepted operations to the runner.
+/// Accepts operations: finishes them at once (no delay) or hands them to the runner.
 #[derive(Debug, Clone)]
 pub struct OperationQueue {
     sender: mpsc::UnboundedSender<OperationId>,
+    immediate: bool,
 }
 
 impl OperationQueue {
-    pub fn new() -> (OperationQueue, mpsc::UnboundedReceiver<OperationId>) {
+    /// A queue for operations that take `delay` in each of SUBMITTED and PENDING.
+    pub fn new(delay: Duration) -> (OperationQueue, mpsc::UnboundedReceiver<OperationId>) {
         let (sender, receiver) = mpsc::unbounded_channel();
-        (OperationQueue { sender }, receiver)
+        let immediate = delay.is_zero();
+        (OperationQueue { sender, immediate }, receiver)
     }
 
-    /// Schedules `id`; if the runner has stopped (shutdown), the operation stays SUBMITTED on
-    /// disk and is resumed at the next start.
+    /// The changes that accept `operation` (a new, SUBMITTED one carrying its mutation), for the
+    /// write closure that created it: without a delay, the finished operation and its effect;
+    /// with one, the operation as SUBMITTED, for `submit` to hand over once committed.
+    pub fn accept(&self, registry: &Registry, operation: Operation) -> Vec<Change> {
+        if self.immediate {
+            let now = operation.create_date;
+            finish(registry, &operation, now)
+        } else {
+            vec![Change::PutOperation(operation)]
+        }
+    }
+
+    /// Schedules a committed SUBMITTED operation (nothing to do for one `accept` finished); if
+    /// the runner has stopped (shutdown), it stays SUBMITTED on disk and resumes at the next start.
     pub fn submit(&self, id: OperationId) {
-        let _ = self.sender.send(id);
+        if !self.immediate {
+            let _ = self.sender.send(id);
+        }
     }
 }
 
@@ -143,9 +163,15 @@ fn mark_pending(registry: &Registry, id: &OperationId, now: Timestamp) -> Vec<Ch
 
 /// Applies an unfinished operation's mutation and records the outcome, in one set of changes.
 pub fn complete(registry: &Registry, id: &OperationId, now: Timestamp) -> Vec<Change> {
-    let Some(op) = registry.operation_by_id(id) else {
-        return Vec::new();
-    };
+    match registry.operation_by_id(id) {
+        Some(op) => finish(registry, op, now),
+        None => Vec::new(),
+    }
+}
+
+/// The changes that finish `op` (stored or about to be): its mutation's effect and the operation
+/// as SUCCESS, or — when the mutation can no longer be made — the operation as FAIL alone.
+fn finish(registry: &Registry, op: &Operation, now: Timestamp) -> Vec<Change> {
     let Some(mutation) = &op.mutation else {
         return Vec::new();
     };

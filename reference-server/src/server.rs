@@ -69,11 +69,16 @@ pub async fn run_with_runtime(
     runtime: Option<Arc<dyn crate::runtime::TaskRuntime>>,
 ) -> Result<(), ServerError> {
     let listener = listeners.api;
+    // One server per data directory, for as long as this one runs.
+    let _lock = match config.state_dir() {
+        Some(dir) => Some(crate::store::DataDirLock::acquire(&dir)?),
+        None => None,
+    };
     let store = open_store(&config)?;
     // Health, DNS and operations outlive the API: ECS deregisters its tasks (Cloud Map
     // operations) while stopping, so they stop only after ECS has.
     let core = CancellationToken::new();
-    let (queue, receiver) = OperationQueue::new();
+    let (queue, receiver) = OperationQueue::new(config.operation_delay);
     let metrics = Arc::new(api::metrics::Metrics::new(api::operation_names()));
     let mut tasks = JoinSet::new();
     let health = crate::health::start(

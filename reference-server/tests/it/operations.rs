@@ -213,3 +213,196 @@ async fn finished_operations_are_forgotten_after_the_retention_but_unfinished_on
     let namespaces = client.list_namespaces().send().await.unwrap();
     assert_eq!(namespaces.namespaces()[0].name(), Some("kept"));
 }
+
+/// The status of `operation_id`, asked once (no polling: at delay 0 it must already be final).
+async fn status_now(
+    client: &aws_sdk_servicediscovery::Client,
+    operation_id: &str,
+) -> aws_sdk_servicediscovery::types::OperationStatus {
+    let op = client
+        .get_operation()
+        .operation_id(operation_id)
+        .send()
+        .await
+        .unwrap();
+    op.operation().unwrap().status().unwrap().clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn at_delay_0_every_operation_is_finished_when_its_answer_arrives() {
+    use aws_sdk_servicediscovery::types::OperationStatus;
+    let server = TestServer::start(&[]).await;
+    let client = server.client.clone();
+    let namespace = private_namespace(&client, "zero.local").await;
+    let service = plain_service(&client, &namespace, "api").await;
+    // 500 registrations from 8 concurrent clients, each asked about at once.
+    let mut tasks = tokio::task::JoinSet::new();
+    for worker in 0..8 {
+        let client = client.clone();
+        let service = service.clone();
+        tasks.spawn(async move {
+            let mut not_finished = Vec::new();
+            for n in (worker..500).step_by(8) {
+                let op = client
+                    .register_instance()
+                    .service_id(&service)
+                    .instance_id(format!("i-{n}"))
+                    .attributes("AWS_INSTANCE_IPV4", "10.0.0.1")
+                    .send()
+                    .await
+                    .unwrap();
+                let status = status_now(&client, op.operation_id().unwrap()).await;
+                if status != OperationStatus::Success {
+                    not_finished.push((n, status));
+                }
+            }
+            not_finished
+        });
+    }
+    let mut not_finished = Vec::new();
+    while let Some(result) = tasks.join_next().await {
+        not_finished.extend(result.unwrap());
+    }
+    assert_eq!(
+        not_finished,
+        Vec::new(),
+        "operations not SUCCESS right after their answer"
+    );
+    let instances = client
+        .list_instances()
+        .service_id(&service)
+        .max_results(100)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(instances.instances().len(), 100);
+
+    // A namespace update is visible, finished, right away; so is a deregistration.
+    let update = client
+        .update_private_dns_namespace()
+        .id(&namespace)
+        .namespace(
+            aws_sdk_servicediscovery::types::PrivateDnsNamespaceChange::builder()
+                .description("updated")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        status_now(&client, update.operation_id().unwrap()).await,
+        OperationStatus::Success
+    );
+    let got = client.get_namespace().id(&namespace).send().await.unwrap();
+    assert_eq!(got.namespace().unwrap().description(), Some("updated"));
+    let gone = client
+        .deregister_instance()
+        .service_id(&service)
+        .instance_id("i-0")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        status_now(&client, gone.operation_id().unwrap()).await,
+        OperationStatus::Success
+    );
+    let missing = client
+        .get_instance()
+        .service_id(&service)
+        .instance_id("i-0")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(missing.code(), Some("InstanceNotFound"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn back_to_back_updates_of_one_service_never_meet_an_unfinished_one_at_delay_0() {
+    use aws_sdk_servicediscovery::types::{DnsConfigChange, DnsRecord, RecordType, ServiceChange};
+    let server = TestServer::start(&[]).await;
+    let client = &server.client;
+    let namespace = private_namespace(client, "updates.local").await;
+    let service = plain_service(client, &namespace, "api").await;
+    let mut duplicate = 0;
+    for n in 0..200_i64 {
+        let change = ServiceChange::builder()
+            .description(format!("revision {n}"))
+            .dns_config(
+                DnsConfigChange::builder()
+                    .dns_records(
+                        DnsRecord::builder()
+                            .r#type(RecordType::A)
+                            .ttl(n + 1)
+                            .build()
+                            .unwrap(),
+                    )
+                    .build()
+                    .unwrap(),
+            )
+            .build();
+        match client
+            .update_service()
+            .id(&service)
+            .service(change)
+            .send()
+            .await
+        {
+            Ok(_) => {}
+            Err(error) if error.code() == Some("DuplicateRequest") => duplicate += 1,
+            Err(error) => panic!("UpdateService {n}: {error:?}"),
+        }
+        let got = client.get_service().id(&service).send().await.unwrap();
+        let got = got.service().unwrap();
+        assert_eq!(got.description(), Some(format!("revision {n}").as_str()));
+        let ttl = got.dns_config().unwrap().dns_records()[0].ttl();
+        assert_eq!(ttl, n + 1, "GetService after update {n}");
+    }
+    assert_eq!(duplicate, 0, "DuplicateRequest answers");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_empty_request_token_is_no_token() {
+    let server = TestServer::start(&[]).await;
+    let client = &server.client;
+    let namespace = private_namespace(client, "tokens.local").await;
+    let service = plain_service(client, &namespace, "api").await;
+    let mut operations = Vec::new();
+    for instance in ["i-1", "i-2"] {
+        let op = client
+            .register_instance()
+            .service_id(&service)
+            .instance_id(instance)
+            .creator_request_id("")
+            .attributes("AWS_INSTANCE_IPV4", "10.0.0.1")
+            .send()
+            .await
+            .unwrap();
+        operations.push(op.operation_id().unwrap().to_owned());
+    }
+    assert_ne!(
+        operations[0], operations[1],
+        "the second registration replayed the first"
+    );
+    let instances = client
+        .list_instances()
+        .service_id(&service)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(instances.instances().len(), 2);
+    // A real token still replays: same token, same instance → the original operation.
+    let mut replays = Vec::new();
+    for _ in 0..2 {
+        let op = client
+            .register_instance()
+            .service_id(&service)
+            .instance_id("i-3")
+            .creator_request_id("token-1")
+            .attributes("AWS_INSTANCE_IPV4", "10.0.0.3")
+            .send()
+            .await
+            .unwrap();
+        replays.push(op.operation_id().unwrap().to_owned());
+    }
+    assert_eq!(replays[0], replays[1]);
+}

@@ -226,6 +226,18 @@ impl NewOperation {
     }
 }
 
+/// A request's `CreatorRequestId`/`UpdaterRequestId` as an idempotency token. An empty string is
+/// no token (every request carrying one is a new request), as if the member were left out.
+///
+/// Replays (spec §3.2, EMU-REC): a token is remembered as long as its operation is (see
+/// `--operation-retention`), finished or not. The same token for the same target (namespace name
+/// and type, service and instance, or namespace) returns the original operation and changes
+/// nothing, even when other members differ — the token names the request, and AWS documents it as
+/// making retries safe; the same token for another target is `DuplicateRequest`.
+pub fn idempotency_token(value: Option<String>) -> Option<String> {
+    value.filter(|token| !token.is_empty())
+}
+
 /// Pagination tokens are opaque to clients: the hex of the last key returned.
 pub fn encode_token(key: &str) -> String {
     key.bytes().map(|b| format!("{b:02x}")).collect()

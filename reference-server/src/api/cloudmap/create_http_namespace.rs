@@ -33,7 +33,7 @@ pub async fn handle(
             vpc: None,
             description: input.description,
             soa_ttl: None,
-            token: input.creator_request_id,
+            token: super::common::idempotency_token(input.creator_request_id),
             tags,
         },
     )

@@ -58,6 +58,7 @@ pub async fn submit(ctx: &Context<'_>, draft: Draft) -> Result<wire::OperationId
     let region = ctx.region.clone();
     let quota = ctx.state.config.quotas.namespaces;
     let state = ctx.state;
+    let operations = ctx.state.operations.clone();
     let operation = ctx
         .state
         .store
@@ -148,7 +149,8 @@ pub async fn submit(ctx: &Context<'_>, draft: Draft) -> Result<wire::OperationId
             }
             .build(&region, now);
             let id = operation.id.clone();
-            Ok((id, vec![crate::store::Change::PutOperation(operation)]))
+            let changes = operations.accept(registry, operation);
+            Ok((id, changes))
         })
         .await?;
     state.operations.submit(operation.clone());

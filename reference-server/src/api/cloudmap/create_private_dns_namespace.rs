@@ -40,7 +40,7 @@ pub async fn handle(
             vpc: input.vpc,
             description: input.description,
             soa_ttl,
-            token: input.creator_request_id,
+            token: super::common::idempotency_token(input.creator_request_id),
             tags,
         },
     )

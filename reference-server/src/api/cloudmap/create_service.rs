@@ -124,7 +124,7 @@ pub async fn handle(
     let region = ctx.region.clone();
     let strict = ctx.state.config.strict;
     let account = ctx.account().to_owned();
-    let token = input.creator_request_id;
+    let token = super::common::idempotency_token(input.creator_request_id);
     let description = input.description;
     let service = ctx
         .state

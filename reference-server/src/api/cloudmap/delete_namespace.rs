@@ -6,7 +6,6 @@ use super::validate::{self, Validator};
 use super::wire;
 use crate::api::error::ApiError;
 use crate::model::{Mutation, OperationType, Timestamp};
-use crate::store::Change;
 
 pub async fn handle(
     ctx: &Context<'_>,
@@ -18,6 +17,7 @@ pub async fn handle(
     let raw = input.id.unwrap_or_default();
     let id = ctx.namespace_id(&raw)?;
     let region = ctx.region.clone();
+    let operations = ctx.state.operations.clone();
     let operation = ctx
         .state
         .store
@@ -46,7 +46,8 @@ pub async fn handle(
                 mutation: Mutation::DeleteNamespace { namespace_id: id },
             }
             .build(&region, Timestamp::now());
-            Ok((operation.id.clone(), vec![Change::PutOperation(operation)]))
+            let id = operation.id.clone();
+            Ok((id, operations.accept(registry, operation)))
         })
         .await?;
     ctx.state.operations.submit(operation.clone());

@@ -5,7 +5,6 @@ use super::validate::{self, Validator};
 use super::wire;
 use crate::api::error::ApiError;
 use crate::model::{Mutation, OperationType, Timestamp};
-use crate::store::Change;
 
 pub async fn handle(
     ctx: &Context<'_>,
@@ -21,6 +20,7 @@ pub async fn handle(
     let service_id = ctx.service_id(&raw)?;
     let instance_id = input.instance_id.unwrap_or_default();
     let region = ctx.region.clone();
+    let operations = ctx.state.operations.clone();
     let operation = ctx
         .state
         .store
@@ -46,7 +46,8 @@ pub async fn handle(
                 },
             }
             .build(&region, Timestamp::now());
-            Ok((operation.id.clone(), vec![Change::PutOperation(operation)]))
+            let id = operation.id.clone();
+            Ok((id, operations.accept(registry, operation)))
         })
         .await?;
     ctx.state.operations.submit(operation.clone());

@@ -21,7 +21,6 @@ use crate::model::{
     Attributes, HealthStatus, Instance, Mutation, NamespaceType, OperationType, RecordType,
     RoutingPolicy, Service, ServiceHealth, Timestamp,
 };
-use crate::store::Change;
 
 const MAX_CUSTOM_ATTRIBUTES: usize = 30;
 const MAX_ATTRIBUTE_CHARACTERS: usize = 5000;
@@ -64,9 +63,10 @@ pub async fn handle(
     let service_id = ctx.service_id(&raw)?;
     let instance_id = input.instance_id.unwrap_or_default();
     let attributes = input.attributes.unwrap_or_default();
-    let token = input.creator_request_id;
+    let token = super::common::idempotency_token(input.creator_request_id);
     let region = ctx.region.clone();
     let quotas = ctx.state.config.quotas;
+    let operations = ctx.state.operations.clone();
     let operation = ctx
         .state
         .store
@@ -140,7 +140,8 @@ pub async fn handle(
                 mutation: Mutation::RegisterInstance(instance),
             }
             .build(&region, now);
-            Ok((operation.id.clone(), vec![Change::PutOperation(operation)]))
+            let id = operation.id.clone();
+            Ok((id, operations.accept(registry, operation)))
         })
         .await?;
     ctx.state.operations.submit(operation.clone());

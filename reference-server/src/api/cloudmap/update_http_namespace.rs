@@ -32,7 +32,7 @@ pub async fn handle(
         Update {
             raw_id: input.id.unwrap_or_default(),
             kind: NamespaceType::Http,
-            token: input.updater_request_id,
+            token: super::common::idempotency_token(input.updater_request_id),
             description,
             soa_ttl: None,
         },

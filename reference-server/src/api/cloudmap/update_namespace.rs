@@ -5,7 +5,6 @@ use super::common::{Context, NewOperation};
 use super::wire;
 use crate::api::error::ApiError;
 use crate::model::{Mutation, NamespaceType, OperationType, Timestamp};
-use crate::store::Change;
 
 pub struct Update {
     pub raw_id: String,
@@ -21,6 +20,7 @@ pub async fn submit(
 ) -> Result<wire::OperationIdOutput, ApiError> {
     let id = ctx.namespace_id(&update.raw_id)?;
     let region = ctx.region.clone();
+    let operations = ctx.state.operations.clone();
     let operation = ctx
         .state
         .store
@@ -62,7 +62,8 @@ pub async fn submit(
                 },
             }
             .build(&region, Timestamp::now());
-            Ok((operation.id.clone(), vec![Change::PutOperation(operation)]))
+            let id = operation.id.clone();
+            Ok((id, operations.accept(registry, operation)))
         })
         .await?;
     ctx.state.operations.submit(operation.clone());
@@ -113,7 +114,7 @@ pub async fn dns(
         Update {
             raw_id: input.id.unwrap_or_default(),
             kind,
-            token: input.updater_request_id,
+            token: super::common::idempotency_token(input.updater_request_id),
             description,
             soa_ttl,
         },

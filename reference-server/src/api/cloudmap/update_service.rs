@@ -12,7 +12,6 @@ use super::validate::{self, Validator};
 use super::wire;
 use crate::api::error::ApiError;
 use crate::model::{Mutation, NamespaceType, OperationType, RecordType, ServiceHealth, Timestamp};
-use crate::store::Change;
 
 pub async fn handle(
     ctx: &Context<'_>,
@@ -45,6 +44,7 @@ pub async fn handle(
     let id = ctx.service_id(&raw)?;
     let region = ctx.region.clone();
     let strict = ctx.state.config.strict;
+    let operations = ctx.state.operations.clone();
     let operation = ctx
         .state
         .store
@@ -94,7 +94,8 @@ pub async fn handle(
                 mutation: Mutation::UpdateService { service_id: id, description, dns_records: records, health_check },
             }
             .build(&region, Timestamp::now());
-            Ok((operation.id.clone(), vec![Change::PutOperation(operation)]))
+            let id = operation.id.clone();
+            Ok((id, operations.accept(registry, operation)))
         })
         .await?;
     ctx.state.operations.submit(operation.clone());
