@@ -7,6 +7,7 @@
 //! a reader never sees a write that has not been committed (the write lock is held until commit).
 
 mod codec;
+mod lock;
 pub mod registry;
 pub mod sqlite;
 
@@ -17,6 +18,7 @@ use std::sync::mpsc;
 use parking_lot::{RwLock, RwLockReadGuard};
 use tokio::sync::oneshot;
 
+pub use lock::DataDirLock;
 pub use registry::{Change, Registry, RegistrySizes};
 pub use sqlite::Durability;
 
@@ -36,6 +38,11 @@ pub enum StoreError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error(
+        "the data directory {path} is in use by another reference-server (PID {holder}); stop \
+         that server or give this one another --data-dir (or --ephemeral)"
+    )]
+    Locked { path: PathBuf, holder: String },
     #[error("the store's writer has stopped")]
     WriterGone,
 }

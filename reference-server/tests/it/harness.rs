@@ -219,6 +219,10 @@ impl ServerProcess {
         ecs_client_for(self.address)
     }
 
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// SIGTERM, then waits for a clean exit (ECS stops its tasks first).
     pub fn terminate(mut self) {
         let _ = Command::new("kill")
