@@ -46,7 +46,8 @@ pub struct Config {
     pub strict: bool,
 
     /// How long an async operation stays SUBMITTED, and then PENDING, before it completes
-    /// (e.g. `0`, `250ms`, `2s`). AWS takes seconds; the default completes at once.
+    /// (e.g. `0`, `250ms`, `2s`). AWS takes seconds; the default, 0, finishes an operation in
+    /// the request that starts it (it is already SUCCESS or FAIL when the answer arrives).
     #[arg(long, env = "CLOUDMAP_OPERATION_DELAY", default_value = "0", value_parser = duration)]
     pub operation_delay: Duration,
 
