@@ -37,8 +37,9 @@ moto_pid=
 # Killed CI runs must not leave moto or logs behind.
 trap 'rm -f "$log" "$conformance_log"; [ -n "$moto_pid" ] && kill "$moto_pid" 2>/dev/null; true' EXIT
 trap 'exit 143' TERM INT
-echo "==> tests: cargo test --workspace --locked"
-cargo test --workspace --locked 2>&1 | tee "$log"
+# --no-fail-fast: every test binary runs and is counted, even after one has failed.
+echo "==> tests: cargo test --workspace --locked --no-fail-fast"
+cargo test --workspace --locked --no-fail-fast 2>&1 | tee "$log"
 test_status=${PIPESTATUS[0]}
 [ "$test_status" -eq 0 ] || failed_steps+=("tests")
 
