@@ -14,7 +14,7 @@ use clap::{Parser, ValueEnum};
 )]
 pub struct Config {
     /// Address of the AWS API (Cloud Map JSON 1.1), /health and /metrics.
-    #[arg(long, env = "CLOUDMAP_LISTEN", default_value = "127.0.0.1:5373")]
+    #[arg(long, env = "CLOUDMAP_LISTEN", default_value = "127.0.0.1:5373", value_parser = socket_address)]
     pub listen: SocketAddr,
 
     /// Directory of the SQLite state file. Default: $XDG_DATA_HOME/cloudmap-reference-server
@@ -77,7 +77,8 @@ pub struct Config {
         long,
         env = "CLOUDMAP_DNS_LISTEN",
         value_delimiter = ',',
-        default_value = "127.0.0.1:1053"
+        default_value = "127.0.0.1:1053",
+        value_parser = socket_address
     )]
     pub dns_listen: Vec<SocketAddr>,
 
@@ -128,9 +129,10 @@ pub struct Config {
     #[arg(long, env = "CLOUDMAP_HEALTH_INTERVAL", default_value = "2s", value_parser = duration)]
     pub health_interval: Duration,
 
-    /// How long one probe may take before it counts as a failure (at most the interval).
-    #[arg(long, env = "CLOUDMAP_HEALTH_TIMEOUT", default_value = "1s", value_parser = duration)]
-    pub health_timeout: Duration,
+    /// How long one probe may take before it counts as a failure (more than 0, at most the
+    /// interval). Default: 1s, or the interval when that is shorter.
+    #[arg(long, env = "CLOUDMAP_HEALTH_TIMEOUT", value_parser = duration)]
+    pub health_timeout: Option<Duration>,
 
     /// Probes in flight at once.
     #[arg(long, env = "CLOUDMAP_HEALTH_CONCURRENCY", default_value_t = 512)]
@@ -157,7 +159,8 @@ pub struct Config {
     #[arg(
         long,
         env = "CLOUDMAP_K8S_DNS_FORWARD",
-        default_value = "127.0.0.1:1053"
+        default_value = "127.0.0.1:1053",
+        value_parser = socket_address
     )]
     pub k8s_dns_forward: SocketAddr,
 
@@ -267,13 +270,40 @@ impl Config {
         })
     }
 
+    /// The rules between flags that no single flag's parser can check; `main` reports a
+    /// violation as a usage error. A `Config` that passes needs no clamping.
+    pub fn validate(&self) -> Result<(), String> {
+        let positive = [
+            ("--health-interval", self.health_interval),
+            ("--health-timeout", self.health_timeout()),
+            ("--ecs-poll-interval", self.ecs_poll_interval),
+        ];
+        for (flag, value) in positive {
+            if value.is_zero() {
+                return Err(format!("{flag} must be more than 0, e.g. {flag} 2s"));
+            }
+        }
+        if self.health_timeout() > self.health_interval {
+            return Err(format!(
+                "--health-timeout ({}) must be at most --health-interval ({}): a probe ends \
+                 before the next one starts, e.g. --health-interval 2s --health-timeout 1s",
+                humantime::format_duration(self.health_timeout()),
+                humantime::format_duration(self.health_interval)
+            ));
+        }
+        Ok(())
+    }
+
+    /// `--health-timeout`, or its default: 1 s, or the interval when that is shorter.
+    pub fn health_timeout(&self) -> Duration {
+        self.health_timeout
+            .unwrap_or_else(|| self.health_interval.min(Duration::from_secs(1)))
+    }
+
     pub fn health_config(&self) -> crate::health::HealthConfig {
         crate::health::HealthConfig {
-            interval: self.health_interval.max(Duration::from_millis(10)),
-            timeout: self
-                .health_timeout
-                .min(self.health_interval)
-                .max(Duration::from_millis(1)),
+            interval: self.health_interval,
+            timeout: self.health_timeout(),
             concurrency: self.health_concurrency,
             custom_delay: self.custom_health_delay,
         }
@@ -282,7 +312,7 @@ impl Config {
     pub fn ecs_config(&self) -> crate::ecs::EcsConfig {
         crate::ecs::EcsConfig {
             account_id: self.account_id.clone(),
-            poll_interval: self.ecs_poll_interval.max(Duration::from_millis(50)),
+            poll_interval: self.ecs_poll_interval,
             stop_timeout: self.ecs_stop_timeout,
             max_backoff: self.ecs_max_backoff,
         }
@@ -314,37 +344,83 @@ fn upstream(value: &str) -> Result<SocketAddr, String> {
         .map_err(|_| format!("not an IP address or IP:PORT: {value:?}"))
 }
 
-/// `250ms`, `2s`, `1m`, `24h`, or a bare number of milliseconds.
+/// `IP:PORT`. Host names are not resolved: the server binds exactly the address it is given.
+fn socket_address(value: &str) -> Result<SocketAddr, String> {
+    value.parse::<SocketAddr>().map_err(|_| {
+        format!(
+            "not an IP:PORT address: {value:?}; give an IP address and a port, e.g. \
+             127.0.0.1:5373 or [::1]:5373 (host names such as localhost are not resolved)"
+        )
+    })
+}
+
+/// A duration with its unit (`250ms`, `2s`, `1m`, `24h`, `1m 30s`), or `0`. A bare number is
+/// refused rather than guessed at: `2` could be seconds or milliseconds.
 pub fn duration(value: &str) -> Result<Duration, String> {
     let value = value.trim();
-    let (number, unit) = match value.find(|c: char| !c.is_ascii_digit()) {
-        Some(index) => value.split_at(index),
-        None => (value, "ms"),
-    };
-    let amount: u64 = number
-        .parse()
-        .map_err(|_| format!("not a duration: {value:?}"))?;
-    match unit {
-        "ms" => Ok(Duration::from_millis(amount)),
-        "s" => Ok(Duration::from_secs(amount)),
-        "m" => Ok(Duration::from_secs(amount * 60)),
-        "h" => Ok(Duration::from_secs(amount * 3600)),
-        _ => Err(format!("unknown unit in {value:?} (use ms, s, m or h)")),
+    if value.bytes().all(|b| b.is_ascii_digit()) && value.bytes().any(|b| b != b'0') {
+        return Err(format!(
+            "{value:?} has no unit; write e.g. {value}s or {value}ms (units: ms, s, m, h)"
+        ));
     }
+    humantime::parse_duration(value)
+        .map_err(|error| format!("not a duration: {value:?} ({error}); e.g. 250ms, 2s, 1m, 24h"))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    use rstest::rstest;
+
+    #[rstest]
+    #[case("250ms", Duration::from_millis(250))]
+    #[case("2s", Duration::from_secs(2))]
+    #[case("0", Duration::ZERO)]
+    #[case("2h", Duration::from_secs(7200))]
+    #[case("1m 30s", Duration::from_secs(90))]
+    fn durations_with_units_parse(#[case] text: &str, #[case] expected: Duration) {
+        assert_eq!(duration(text), Ok(expected));
+    }
+
+    #[rstest]
+    #[case("2", "has no unit; write e.g. 2s or 2ms")]
+    #[case("two", "e.g. 250ms, 2s, 1m, 24h")]
+    #[case("2 parsecs", "e.g. 250ms, 2s, 1m, 24h")]
+    fn bad_durations_say_what_a_valid_one_looks_like(#[case] text: &str, #[case] hint: &str) {
+        let error = duration(text).unwrap_err();
+        assert!(error.contains(hint), "{error}");
+    }
+
+    fn parse(args: &[&str]) -> Result<Config, String> {
+        let config =
+            Config::try_parse_from(std::iter::once("reference-server").chain(args.iter().copied()))
+                .map_err(|e| e.to_string())?;
+        config.validate().map(|()| config)
+    }
+
+    #[rstest]
+    #[case(&["--operation-delay", "2"], "has no unit; write e.g. 2s or 2ms")]
+    #[case(&["--health-interval", "two"], "e.g. 250ms, 2s, 1m, 24h")]
+    #[case(&["--health-interval", "0"], "--health-interval must be more than 0")]
+    #[case(&["--health-timeout", "0s"], "--health-timeout must be more than 0")]
+    #[case(&["--ecs-poll-interval", "0ms"], "--ecs-poll-interval must be more than 0")]
+    #[case(&["--health-interval", "2s", "--health-timeout", "5s"], "--health-timeout (5s) must be at most --health-interval (2s)")]
+    #[case(&["--listen", "localhost:5373"], "e.g. 127.0.0.1:5373")]
+    #[case(&["--dns-listen", "127.0.0.1"], "e.g. 127.0.0.1:5373")]
+    fn bad_flags_get_an_error_that_shows_a_valid_value(#[case] args: &[&str], #[case] hint: &str) {
+        let error = parse(args).err().unwrap_or_default();
+        assert!(error.contains(hint), "{args:?}: {error}");
+    }
+
     #[test]
-    fn durations_parse() {
-        assert_eq!(duration("250ms"), Ok(Duration::from_millis(250)));
-        assert_eq!(duration("2s"), Ok(Duration::from_secs(2)));
-        assert_eq!(duration("0"), Ok(Duration::ZERO));
-        assert_eq!(duration("2h"), Ok(Duration::from_secs(7200)));
-        assert!(duration("2d").is_err());
-        assert!(duration("x").is_err());
+    fn the_defaults_are_valid() {
+        assert_eq!(parse(&[]).map(|_| ()), Ok(()));
+        assert!(parse(&["--health-interval", "500ms", "--health-timeout", "500ms"]).is_ok());
+        // Without --health-timeout, a short interval shortens the timeout with it.
+        let short = parse(&["--health-interval", "100ms"]).unwrap();
+        assert_eq!(short.health_timeout(), Duration::from_millis(100));
+        assert_eq!(Config::defaults().health_timeout(), Duration::from_secs(1));
     }
 
     #[test]

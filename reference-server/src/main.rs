@@ -2,27 +2,25 @@
 //! SIGINT or SIGTERM.
 
 use anyhow::Context;
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 use reference_server::config::Config;
 use tokio_util::sync::CancellationToken;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let config = Config::parse();
+    if let Err(message) = config.validate() {
+        Config::command()
+            .error(clap::error::ErrorKind::ArgumentConflict, message)
+            .exit();
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_new(&config.log).context("invalid --log filter")?,
         )
         .with_target(false)
         .init();
-    let listeners = reference_server::server::Listeners::bind(&config)
-        .await
-        .with_context(|| {
-            format!(
-                "cannot listen on {} (API) or {:?} (DNS)",
-                config.listen, config.dns_listen
-            )
-        })?;
+    let listeners = reference_server::server::Listeners::bind(&config).await?;
     let shutdown = CancellationToken::new();
     let signal = shutdown.clone();
     tokio::spawn(async move {

@@ -37,15 +37,43 @@ pub struct Listeners {
     pub dns: Option<crate::dns::Sockets>,
 }
 
+/// A listener that could not be bound: which one, the address, the flag that sets it, and why.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "cannot listen on {address} ({what}): {error}; is another server using it? Choose another \
+     address with {flag} (e.g. {flag} 127.0.0.1:0 for any free port){}",
+    if *flag == "--dns-listen" { ", or serve no DNS with --no-dns" } else { "" }
+)]
+pub struct BindError {
+    pub what: &'static str,
+    pub flag: &'static str,
+    pub address: std::net::SocketAddr,
+    /// Said in the message (not a `source`, which error reports would print a second time).
+    pub error: std::io::Error,
+}
+
 impl Listeners {
     /// Binds what `config` asks for.
-    pub async fn bind(config: &Config) -> std::io::Result<Listeners> {
-        let api = TcpListener::bind(config.listen).await?;
+    pub async fn bind(config: &Config) -> Result<Listeners, BindError> {
+        let api = TcpListener::bind(config.listen)
+            .await
+            .map_err(|source| BindError {
+                what: "the API",
+                flag: "--listen",
+                address: config.listen,
+                error: source,
+            })?;
         let dns = match config.dns_config() {
-            Some(dns) => Some(crate::dns::Sockets::bind(
-                &config.dns_listen,
-                dns.udp_workers,
-            )?),
+            Some(dns) => Some(
+                crate::dns::Sockets::bind(&config.dns_listen, dns.udp_workers).map_err(
+                    |failed| BindError {
+                        what: "DNS",
+                        flag: "--dns-listen",
+                        address: failed.address,
+                        error: failed.source,
+                    },
+                )?,
+            ),
             None => None,
         };
         Ok(Listeners { api, dns })

@@ -73,34 +73,29 @@ impl std::fmt::Debug for Sockets {
     }
 }
 
+/// An address that could not be bound, and why.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot listen on {address}: {source}")]
+pub struct BindError {
+    pub address: SocketAddr,
+    #[source]
+    pub source: std::io::Error,
+}
+
 impl Sockets {
-    pub fn bind(addresses: &[SocketAddr], udp_workers: usize) -> std::io::Result<Sockets> {
+    pub fn bind(addresses: &[SocketAddr], udp_workers: usize) -> Result<Sockets, BindError> {
         let mut sockets = Sockets {
             udp: Vec::new(),
             tcp: Vec::new(),
             addresses: Vec::new(),
         };
         for requested in addresses {
-            // Port 0: the port must be free for TCP and for UDP; take the kernel's TCP pick and
-            // retry if another program holds that port for UDP.
-            let mut attempts = 0;
-            let (tcp, udp) = loop {
-                attempts += 1;
-                let tcp = tcp_listener(*requested)?;
-                let actual = tcp.local_addr()?;
-                match udp_sockets(actual, udp_workers.max(1)) {
-                    Ok(udp) => break (tcp, udp),
-                    Err(error)
-                        if requested.port() == 0
-                            && attempts < 20
-                            && error.kind() == std::io::ErrorKind::AddrInUse =>
-                    {
-                        continue;
-                    }
-                    Err(error) => return Err(error),
-                }
-            };
-            sockets.addresses.push(tcp.local_addr()?);
+            let (tcp, udp, actual) =
+                bind_one(*requested, udp_workers).map_err(|source| BindError {
+                    address: *requested,
+                    source,
+                })?;
+            sockets.addresses.push(actual);
             sockets.tcp.push(tcp);
             sockets.udp.extend(udp);
         }
@@ -110,6 +105,29 @@ impl Sockets {
     /// The addresses actually bound (ports resolved).
     pub fn addresses(&self) -> &[SocketAddr] {
         &self.addresses
+    }
+}
+
+/// The TCP listener and UDP sockets of one address, and the address as bound.
+fn bind_one(
+    requested: SocketAddr,
+    udp_workers: usize,
+) -> std::io::Result<(std::net::TcpListener, Vec<UdpSocket>, SocketAddr)> {
+    // Port 0: the port must be free for TCP and for UDP; take the kernel's TCP pick and retry if
+    // another program holds that port for UDP.
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        let tcp = tcp_listener(requested)?;
+        let actual = tcp.local_addr()?;
+        match udp_sockets(actual, udp_workers.max(1)) {
+            Ok(udp) => return Ok((tcp, udp, actual)),
+            Err(error)
+                if requested.port() == 0
+                    && attempts < 20
+                    && error.kind() == std::io::ErrorKind::AddrInUse => {}
+            Err(error) => return Err(error),
+        }
     }
 }
 
@@ -359,7 +377,8 @@ mod tests {
         let first = Sockets::bind(&["127.0.0.1:0".parse().unwrap()], 2).unwrap();
         let taken = first.addresses()[0];
         let second = Sockets::bind(&[taken], 2).unwrap_err();
-        assert_eq!(second.kind(), std::io::ErrorKind::AddrInUse);
+        assert_eq!(second.source.kind(), std::io::ErrorKind::AddrInUse);
+        assert_eq!(second.address, taken);
         // Two workers read the one socket.
         assert_eq!(first.udp.len(), 2);
         assert_eq!(

@@ -430,40 +430,6 @@ async fn an_acknowledged_namespace_creation_completes_after_kill_9() {
     assert_eq!(namespaces.namespaces().len(), 1);
 }
 
-/// Runs the binary on `data_dir` (other ports) and waits for it to exit, with a deadline: a
-/// second server on a held directory must refuse to start. Returns its exit status and stderr.
-fn start_expecting_exit(data_dir: &Path) -> (std::process::ExitStatus, String) {
-    use std::io::Read;
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_reference-server"))
-        .args(["--listen", "127.0.0.1:0", "--dns-listen", "127.0.0.1:0"])
-        .args(["--ecs-runtime", "none", "--log", "warn"])
-        .arg("--data-dir")
-        .arg(data_dir)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = std::time::Instant::now() + TIMEOUT;
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if std::time::Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("a second server on a held data directory kept running");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    let mut stderr = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
-    (status, stderr)
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn a_second_server_on_a_held_data_directory_refuses_to_start_until_the_holder_dies() {
     let data = tempfile::tempdir().unwrap();
@@ -473,7 +439,15 @@ async fn a_second_server_on_a_held_data_directory_refuses_to_start_until_the_hol
     let service_id = plain_service(&client, &namespace_id, "backend-api").await;
     let before = instance_ids(&client, &service_id).await;
 
-    let (status, stderr) = start_expecting_exit(data.path());
+    let dir = data.path().to_str().unwrap();
+    let (status, stderr) = crate::harness::run_to_exit(&[
+        "--listen",
+        "127.0.0.1:0",
+        "--dns-listen",
+        "127.0.0.1:0",
+        "--data-dir",
+        dir,
+    ]);
     assert!(!status.success(), "the second server exited with {status}");
     let directory = data.path().display().to_string();
     let holder = format!("PID {}", first.pid());

@@ -98,6 +98,8 @@ impl TestServer {
         mut config: Config,
         runtime: Option<std::sync::Arc<dyn reference_server::runtime::TaskRuntime>>,
     ) -> TestServer {
+        // The flags' rules, as `main` checks them.
+        config.validate().unwrap();
         // Port 0 for everything: the kernel picks, the test reads the addresses back.
         config.listen = "127.0.0.1:0".parse().unwrap();
         config.dns_listen = vec!["127.0.0.1:0".parse().unwrap()];
@@ -244,6 +246,39 @@ impl Drop for ServerProcess {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Runs the binary with `args` (and no task runtime) and waits for it to exit, with a deadline:
+/// for starts that must be refused. Returns the exit status and what it wrote to stderr.
+pub fn run_to_exit(args: &[&str]) -> (std::process::ExitStatus, String) {
+    use std::io::Read;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_reference-server"))
+        .args(["--ecs-runtime", "none", "--log", "warn"])
+        .args(args)
+        .env_remove("RUST_BACKTRACE")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("reference-server {args:?} kept running; it should have refused to start");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    (status, stderr)
 }
 
 fn health_ok(address: SocketAddr) -> bool {

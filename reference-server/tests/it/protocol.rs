@@ -269,3 +269,53 @@ async fn health_and_metrics_endpoints() {
     );
     assert!(metrics.contains("cloudmap_registry_size{kind=\"namespaces\"} 1"));
 }
+
+#[test]
+fn a_taken_address_is_named_with_the_flag_that_sets_it() {
+    let api = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let api_address = api.local_addr().unwrap().to_string();
+    let (status, stderr) = crate::harness::run_to_exit(&[
+        "--ephemeral",
+        "--listen",
+        &api_address,
+        "--dns-listen",
+        "127.0.0.1:0",
+    ]);
+    assert!(!status.success());
+    assert!(
+        stderr.contains(&format!("cannot listen on {api_address} (the API)"))
+            && stderr.contains("--listen"),
+        "{stderr}"
+    );
+    let dns = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let dns_address = dns.local_addr().unwrap().to_string();
+    let (status, stderr) = crate::harness::run_to_exit(&[
+        "--ephemeral",
+        "--listen",
+        "127.0.0.1:0",
+        "--dns-listen",
+        &dns_address,
+    ]);
+    assert!(!status.success());
+    assert!(
+        stderr.contains(&format!("cannot listen on {dns_address} (DNS)"))
+            && stderr.contains("--dns-listen"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn flags_that_break_a_rule_between_them_are_a_usage_error() {
+    let (status, stderr) = crate::harness::run_to_exit(&[
+        "--ephemeral",
+        "--health-interval",
+        "2s",
+        "--health-timeout",
+        "5s",
+    ]);
+    assert_eq!(status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("must be at most --health-interval"),
+        "{stderr}"
+    );
+}
