@@ -282,6 +282,7 @@ pub async fn container(
         let output = Command::new("docker")
             .args(match action {
                 ContainerAction::Removed => vec!["container", "inspect", "--format", "{{.Id}}"],
+                ContainerAction::Hang => vec!["kill", "--signal", "SIGSTOP"],
                 other => vec![other.as_str()],
             })
             .arg(id)

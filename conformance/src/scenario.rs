@@ -79,8 +79,12 @@ pub enum Step {
 }
 
 /// Acts on the containers of an ECS task (found through DescribeTasks' `runtimeId`) on the
-/// Docker engine: `kill` (the process dies), `stop` (SIGTERM), `pause` (it hangs: no answers,
-/// as a stuck backend), `unpause`, or `removed` (asserts the containers no longer exist).
+/// Docker engine: `kill` (the process dies), `stop` (SIGTERM), `hang` (SIGSTOP to the main
+/// process: a stuck backend — the kernel still accepts connections, nothing answers, and the
+/// container keeps running, so its health check fails only after `retries` × `interval`),
+/// `pause` (the cgroup freezer: Docker reports a paused container with a health check as
+/// unhealthy at once, so ECS replaces it), `unpause`, or `removed` (asserts the containers no
+/// longer exist).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ContainerStep {
@@ -95,6 +99,7 @@ pub struct ContainerStep {
 pub enum ContainerAction {
     Kill,
     Stop,
+    Hang,
     Pause,
     Unpause,
     Removed,
@@ -105,6 +110,7 @@ impl ContainerAction {
         match self {
             ContainerAction::Kill => "kill",
             ContainerAction::Stop => "stop",
+            ContainerAction::Hang => "hang",
             ContainerAction::Pause => "pause",
             ContainerAction::Unpause => "unpause",
             ContainerAction::Removed => "removed",

@@ -176,6 +176,16 @@ pub struct Config {
     #[arg(long, env = "CLOUDMAP_ECS_MAX_BACKOFF", default_value = "60s", value_parser = duration)]
     pub ecs_max_backoff: Duration,
 
+    /// Docker runtime: the IPv4 range cluster networks take their subnets from, a `/24` per
+    /// cluster not used by another network of the engine. The default, 172.30.0.0/16, is rarely
+    /// used by home or office networks (Docker's own pools reach 192.168.0.0/16).
+    #[arg(
+        long,
+        env = "CLOUDMAP_ECS_NETWORK_POOL",
+        default_value = "172.30.0.0/16"
+    )]
+    pub ecs_network_pool: ipnet::Ipv4Net,
+
     /// Log filter (tracing EnvFilter syntax), e.g. `info` or `reference_server=debug`.
     #[arg(long, env = "CLOUDMAP_LOG", default_value = "info")]
     pub log: String,

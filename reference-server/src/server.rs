@@ -221,7 +221,9 @@ async fn start_ecs(
                 }
             }
             EcsRuntimeArg::Docker => {
-                match crate::runtime::docker::DockerRuntime::connect(owner).await {
+                match crate::runtime::docker::DockerRuntime::connect(owner, config.ecs_network_pool)
+                    .await
+                {
                     Ok(docker) => {
                         tracing::info!("ECS tasks run on Docker");
                         Arc::new(docker)

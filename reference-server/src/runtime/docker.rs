@@ -15,12 +15,15 @@
 
 use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, Ipv4Addr};
+
+use ipnet::Ipv4Net;
 use std::time::Duration;
 
 use bollard::Docker;
 use bollard::models::{
     ContainerCreateBody, ContainerStateStatusEnum, EndpointSettings, HealthConfig,
-    HealthStatusEnum, HostConfig, NetworkCreateRequest, NetworkingConfig, PortBinding,
+    HealthStatusEnum, HostConfig, Ipam, IpamConfig, NetworkCreateRequest, NetworkingConfig,
+    PortBinding,
 };
 use bollard::query_parameters::{
     CreateContainerOptionsBuilder, CreateImageOptionsBuilder, ListContainersOptionsBuilder,
@@ -42,13 +45,16 @@ const CONTAINER: &str = "io.cloudmap-conformance.container";
 pub struct DockerRuntime {
     docker: Docker,
     owner: String,
+    /// Where cluster networks take their subnets from.
+    pool: Ipv4Net,
     /// Serialises network creation: two tasks of a new cluster must not race to create it.
     networks: tokio::sync::Mutex<()>,
 }
 
 impl DockerRuntime {
     /// Connects to the engine (`DOCKER_HOST` or the local socket) and agrees on an API version.
-    pub async fn connect(owner: String) -> Result<DockerRuntime, RuntimeError> {
+    /// Connects to the engine; cluster networks get `/24`s of `pool` (`--ecs-network-pool`).
+    pub async fn connect(owner: String, pool: Ipv4Net) -> Result<DockerRuntime, RuntimeError> {
         let where_ = std::env::var("DOCKER_HOST")
             .unwrap_or_else(|_| "unix:///var/run/docker.sock".to_owned());
         let unreachable =
@@ -61,6 +67,7 @@ impl DockerRuntime {
         Ok(DockerRuntime {
             docker,
             owner,
+            pool,
             networks: tokio::sync::Mutex::new(()),
         })
     }
@@ -86,17 +93,7 @@ impl DockerRuntime {
         let inspected = match self.docker.inspect_network(&name, None).await {
             Ok(network) => network,
             Err(_) => {
-                let request = NetworkCreateRequest {
-                    name: name.clone(),
-                    driver: Some("bridge".to_owned()),
-                    labels: Some(self.labels(&[(CLUSTER, &cluster.name)])),
-                    ..Default::default()
-                };
-                self.docker.create_network(request).await.map_err(|e| {
-                    RuntimeError(format!(
-                        "ResourceInitializationError: cannot create the cluster network {name}: {e}"
-                    ))
-                })?;
+                self.create_network(&name, cluster).await?;
                 self.docker.inspect_network(&name, None).await.map_err(|e| {
                     RuntimeError(format!(
                         "ResourceInitializationError: cannot inspect the cluster network {name}: {e}"
@@ -124,6 +121,58 @@ impl DockerRuntime {
                 "ResourceInitializationError: the cluster network {name} has no IPv4 subnet and gateway"
             ))),
         }
+    }
+
+    /// Creates the cluster network `name` on the first `/24` of the pool that no network of the
+    /// engine uses (Docker's own default pools, 172.17.0.0/16 onwards and 192.168.0.0/16, clash
+    /// with many home and office networks once they reach 192.168).
+    async fn create_network(&self, name: &str, cluster: &ClusterRef) -> Result<(), RuntimeError> {
+        let failed = |e: &dyn std::fmt::Display| {
+            RuntimeError(format!(
+                "ResourceInitializationError: cannot create the cluster network {name}: {e}"
+            ))
+        };
+        let networks = self
+            .docker
+            .list_networks(None::<bollard::query_parameters::ListNetworksOptions>)
+            .await
+            .map_err(|e| failed(&e))?;
+        let used: Vec<ipnet::IpNet> = networks
+            .iter()
+            .filter_map(|n| n.ipam.as_ref()?.config.as_ref())
+            .flatten()
+            .filter_map(|c| c.subnet.as_deref()?.parse().ok())
+            .collect();
+        let mut last_error = None;
+        // A subnet free in the listing can still be refused (another program created one in
+        // between, or a host route overlaps): try the next.
+        for subnet in free_subnets(self.pool, &used).take(8) {
+            let gateway = subnet.hosts().next().unwrap_or(subnet.network());
+            let request = NetworkCreateRequest {
+                name: name.to_owned(),
+                driver: Some("bridge".to_owned()),
+                labels: Some(self.labels(&[(CLUSTER, &cluster.name)])),
+                ipam: Some(Ipam {
+                    config: Some(vec![IpamConfig {
+                        subnet: Some(subnet.to_string()),
+                        gateway: Some(gateway.to_string()),
+                        ..Default::default()
+                    }]),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            };
+            match self.docker.create_network(request).await {
+                Ok(_) => return Ok(()),
+                Err(error) => last_error = Some(error.to_string()),
+            }
+        }
+        Err(failed(&last_error.unwrap_or_else(|| {
+            format!(
+                "every /24 of --ecs-network-pool {} is in use; give a larger or another pool",
+                self.pool
+            )
+        })))
     }
 
     async fn ensure_image(&self, image: &str) -> Result<(), RuntimeError> {
@@ -612,8 +661,43 @@ impl TaskRuntime for DockerRuntime {
     }
 }
 
+/// The `/24`s of `pool` (or `pool` itself when it is smaller) that overlap none of `used`.
+fn free_subnets(pool: Ipv4Net, used: &[ipnet::IpNet]) -> impl Iterator<Item = Ipv4Net> + '_ {
+    let prefix = pool.prefix_len().max(24);
+    pool.subnets(prefix)
+        .into_iter()
+        .flatten()
+        .filter(move |candidate| {
+            let candidate = ipnet::IpNet::V4(*candidate);
+            !used
+                .iter()
+                .any(|u| u.contains(&candidate.network()) || candidate.contains(&u.network()))
+        })
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn cluster_networks_take_the_first_free_slash_24_of_the_pool() {
+        let pool: super::Ipv4Net = "172.30.0.0/16".parse().unwrap();
+        let used: Vec<ipnet::IpNet> = vec![
+            "172.17.0.0/16".parse().unwrap(),
+            "172.30.0.0/24".parse().unwrap(),
+            "172.30.1.128/25".parse().unwrap(),
+        ];
+        let free: Vec<String> = super::free_subnets(pool, &used)
+            .take(2)
+            .map(|n| n.to_string())
+            .collect();
+        assert_eq!(free, ["172.30.2.0/24", "172.30.3.0/24"]);
+        // A pool inside a used network has nothing free.
+        let inside: Vec<ipnet::IpNet> = vec!["172.16.0.0/12".parse().unwrap()];
+        assert_eq!(super::free_subnets(pool, &inside).count(), 0);
+        // A pool smaller than a /24 is one subnet.
+        let small: super::Ipv4Net = "10.250.0.0/26".parse().unwrap();
+        assert_eq!(super::free_subnets(small, &[]).count(), 1);
+    }
+
     use super::*;
 
     #[test]

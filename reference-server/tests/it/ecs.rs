@@ -121,7 +121,9 @@ async fn docker_server() -> TestServer {
 }
 
 /// A one-container awsvpc task definition: `app`, port 8080, an init process (so SIGTERM
-/// stops it at once), and `health` as its CMD-SHELL health check if given.
+/// stops it at once), and `health` as its CMD-SHELL health check if given: one failure makes the
+/// task unhealthy, so a failing check is seen at its first run; the docs' 5 s timeout (not less)
+/// keeps a passing check that a loaded machine runs slowly (`docker exec`) from failing.
 async fn task_definition(
     ecs: &aws_sdk_ecs::Client,
     family: &str,
@@ -149,7 +151,7 @@ async fn task_definition(
                 .command("CMD-SHELL")
                 .command(check)
                 .interval(5)
-                .timeout(2)
+                .timeout(5)
                 .retries(1)
                 .build()
                 .unwrap(),
@@ -403,6 +405,10 @@ async fn the_seed_service_json_runs_two_registered_tasks_that_dns_and_containers
     let mut ips = BTreeSet::new();
     for task in &running {
         let ip = task_ip(task).expect("an awsvpc task has a private IPv4 address");
+        // Cluster networks come from --ecs-network-pool (default 172.30.0.0/16), not from
+        // Docker's pools that reach into the 192.168 home-network range.
+        let pool: ipnet::Ipv4Net = "172.30.0.0/16".parse().unwrap();
+        assert!(pool.contains(&ip.parse::<std::net::Ipv4Addr>().unwrap()), "{ip}");
         ips.insert(ip.clone());
         let (attributes, _) = &registered[&task_id(task)];
         // Exactly the attributes ECS registers for an A-record, custom-health service (§11.2).
