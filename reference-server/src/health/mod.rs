@@ -256,7 +256,8 @@ impl Checker {
         } else {
             HealthStatus::Unhealthy
         };
-        let flip = if state.status == HealthStatus::Unknown {
+        let first = state.status == HealthStatus::Unknown;
+        let flip = if first {
             true
         } else if state.status == observed {
             state.streak = 0;
@@ -270,16 +271,7 @@ impl Checker {
         }
         state.streak = 0;
         state.status = observed;
-        let reason = match &result {
-            Ok(()) if state.target.threshold > 1 => {
-                format!("{} consecutive successful probes", state.target.threshold)
-            }
-            Ok(()) => "probe succeeded".to_owned(),
-            Err(why) => format!(
-                "{} consecutive failed probes; last: {why}",
-                state.target.threshold
-            ),
-        };
+        let reason = change_reason(first, state.target.threshold, &result);
         let registered = state.target.registered;
         self.write(key, observed, reason, Expect::Probed(registered))
             .await;
@@ -379,5 +371,52 @@ async fn sleep_until(at: Option<Instant>) {
     match at {
         Some(at) => tokio::time::sleep_until(at).await,
         None => std::future::pending().await,
+    }
+}
+
+/// Why a probe result changed an instance's status, for the log: the first probe of an
+/// instance (UNKNOWN) decides at once; afterwards `threshold` consecutive results against the
+/// current status flip it.
+fn change_reason(first: bool, threshold: u32, result: &Result<(), String>) -> String {
+    match (first, result) {
+        (true, Ok(())) => "first probe succeeded".to_owned(),
+        (true, Err(why)) => format!("first probe failed: {why}"),
+        (false, Ok(())) if threshold == 1 => "probe succeeded".to_owned(),
+        (false, Ok(())) => format!("{threshold} consecutive successful probes"),
+        (false, Err(why)) if threshold == 1 => format!("probe failed: {why}"),
+        (false, Err(why)) => format!("{threshold} consecutive failed probes; last: {why}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::change_reason;
+    use rstest::rstest;
+
+    #[rstest]
+    #[case(true, 3, Ok(()), "first probe succeeded")]
+    #[case(
+        true,
+        3,
+        Err("connection refused"),
+        "first probe failed: connection refused"
+    )]
+    #[case(false, 3, Ok(()), "3 consecutive successful probes")]
+    #[case(
+        false,
+        3,
+        Err("timed out"),
+        "3 consecutive failed probes; last: timed out"
+    )]
+    #[case(false, 1, Ok(()), "probe succeeded")]
+    #[case(false, 1, Err("HTTP 503"), "probe failed: HTTP 503")]
+    fn the_logged_reason_says_what_decided(
+        #[case] first: bool,
+        #[case] threshold: u32,
+        #[case] result: Result<(), &str>,
+        #[case] expected: &str,
+    ) {
+        let result = result.map_err(str::to_owned);
+        assert_eq!(change_reason(first, threshold, &result), expected);
     }
 }
