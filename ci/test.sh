@@ -27,6 +27,8 @@ step() {
 step docker bash ci/docker.sh
 step example-images bash examples/service-to-service-communication/build-images.sh
 step example-images-nocgo env CGO=0 bash examples/service-to-service-communication/build-images.sh
+# The resolver matrix (scenarios/examples/resolvers): C (glibc, musl), Node.js, Python and Java clients.
+step resolver-images bash examples/service-to-service-communication/resolvers/build-images.sh
 
 step fmt cargo fmt --all -- --check
 step clippy cargo clippy --workspace --all-targets --locked -- -D warnings
