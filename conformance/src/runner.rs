@@ -78,7 +78,7 @@ impl<'t> Runner<'t> {
         }
         if let Some(image) = scenario.images.iter().find(|i| !driver::image_present(i)) {
             return Ok(Outcome::Skipped(format!(
-                "the Docker engine has no image {image} (examples/service-to-service-communication/build-images.sh builds the example's)"
+                "the Docker engine has no image {image} (examples/service-to-service-communication/build-images.sh builds the example's, its resolvers/build-images.sh the resolver matrix's)"
             )));
         }
         for (index, step) in scenario.steps.iter().enumerate() {
