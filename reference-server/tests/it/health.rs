@@ -15,7 +15,8 @@ use tokio::net::TcpListener;
 use crate::fixtures::{custom_health_service, private_namespace, records, register};
 use crate::harness::{TestServer, eventually};
 
-/// An HTTP endpoint whose status code (and silence) the test sets; counts the probes it gets.
+/// An HTTP endpoint whose status code (and silence) the test sets; counts the probes it answers
+/// (each counted once it has read the status it answers with, see `answer`).
 struct Endpoint {
     address: SocketAddr,
     status: Arc<AtomicU16>,
@@ -58,14 +59,13 @@ async fn endpoint_on(ip: &str, tls: bool) -> Endpoint {
                 acceptor.clone(),
             );
             tokio::spawn(async move {
-                probes.fetch_add(1, Ordering::SeqCst);
                 match acceptor {
                     Some(acceptor) => {
                         if let Ok(stream) = acceptor.accept(stream).await {
-                            serve(stream, &status).await;
+                            serve(stream, &status, &probes).await;
                         }
                     }
-                    None => serve(stream, &status).await,
+                    None => serve(stream, &status, &probes).await,
                 }
             });
         }
@@ -80,10 +80,14 @@ async fn endpoint_on(ip: &str, tls: bool) -> Endpoint {
 async fn serve<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
     mut stream: S,
     status: &AtomicU16,
+    probes: &AtomicU32,
 ) {
     let mut request = [0u8; 1024];
     let _ = stream.read(&mut request).await;
     let code = status.load(Ordering::SeqCst);
+    // Counted after the status is read: a probe counted after `answer` returned answers with
+    // the new status (see `answer`).
+    probes.fetch_add(1, Ordering::SeqCst);
     if code == 0 {
         // Hold the connection open without answering until the prober gives up.
         tokio::time::sleep(Duration::from_secs(5)).await;
@@ -148,11 +152,21 @@ async fn wait_status(server: &TestServer, service: &str, instance: &str, want: &
     .await;
 }
 
-/// Waits until `endpoint` has been probed `count` more times.
-async fn probes_after(endpoint: &Endpoint, count: u32) {
-    let start = endpoint.probes.load(Ordering::SeqCst);
+impl Endpoint {
+    /// Answers `code` from now on; returns the probe count from before the change, so that
+    /// `probes_after` counts no probe that answered with the old status before it (one that read
+    /// the old status may still be counted after: waiting for N probes sees at most N new ones).
+    fn answer(&self, code: u16) -> u32 {
+        let before = self.probes.load(Ordering::SeqCst);
+        self.status.store(code, Ordering::SeqCst);
+        before
+    }
+}
+
+/// Waits until `endpoint` has answered `count` more probes than `since`.
+async fn probes_after(endpoint: &Endpoint, since: u32, count: u32) {
     eventually(Duration::from_secs(10), || async {
-        (endpoint.probes.load(Ordering::SeqCst) >= start + count).then_some(())
+        (endpoint.probes.load(Ordering::SeqCst) >= since + count).then_some(())
     })
     .await;
 }
@@ -176,9 +190,9 @@ async fn failure_threshold_is_honoured_exactly_in_both_directions() {
         assert_eq!(before, "UNKNOWN", "not probed yet");
     }
     wait_status(&server, &svc, "i-1", "HEALTHY").await;
-    up.status.store(500, Ordering::SeqCst);
+    let since = up.answer(500);
     // Two failures are not enough...
-    probes_after(&up, 2).await;
+    probes_after(&up, since, 2).await;
     assert_eq!(
         status_of(&server, &svc, "i-1").await,
         "HEALTHY",
@@ -186,9 +200,8 @@ async fn failure_threshold_is_honoured_exactly_in_both_directions() {
     );
     // ...the third is.
     wait_status(&server, &svc, "i-1", "UNHEALTHY").await;
-    let failures_seen = up.probes.load(Ordering::SeqCst);
-    up.status.store(200, Ordering::SeqCst);
-    probes_after(&up, 2).await;
+    let failures_seen = up.answer(200);
+    probes_after(&up, failures_seen, 2).await;
     assert_eq!(
         status_of(&server, &svc, "i-1").await,
         "UNHEALTHY",
@@ -222,10 +235,10 @@ async fn a_failing_backend_leaves_dns_and_discovery() {
     wait_status(&server, &svc, "a", "HEALTHY").await;
     wait_status(&server, &svc, "b", "HEALTHY").await;
     // 302 counts as healthy (200-399), 500 and a timeout as failures.
-    a.status.store(302, Ordering::SeqCst);
-    b.status.store(500, Ordering::SeqCst);
+    let since = a.answer(302);
+    b.answer(500);
     wait_status(&server, &svc, "b", "UNHEALTHY").await;
-    probes_after(&a, 2).await;
+    probes_after(&a, since, 2).await;
     assert_eq!(
         status_of(&server, &svc, "a").await,
         "HEALTHY",
@@ -245,7 +258,7 @@ async fn a_failing_backend_leaves_dns_and_discovery() {
         .map(|i| i.instance_id().unwrap())
         .collect();
     assert_eq!(ids, ["a"]);
-    a.status.store(0, Ordering::SeqCst);
+    a.answer(0);
     wait_status(&server, &svc, "a", "UNHEALTHY").await;
     // All unhealthy: HEALTHY_OR_ELSE_ALL fails open, and DNS answers with the unhealthy ones.
     let all = server
@@ -273,7 +286,7 @@ async fn a_failing_backend_leaves_dns_and_discovery() {
         ["127.0.0.1", "127.0.0.2"],
         "all unhealthy: Route 53 answers with them all"
     );
-    b.status.store(200, Ordering::SeqCst);
+    b.answer(200);
     wait_status(&server, &svc, "b", "HEALTHY").await;
     assert_eq!(dig_short(dns, "web.fail.local"), ["127.0.0.2"]);
 }
@@ -307,7 +320,7 @@ async fn tcp_and_https_checks() {
     )
     .await;
     wait_status(&server, &https_svc, "s", "HEALTHY").await;
-    secure.status.store(503, Ordering::SeqCst);
+    secure.answer(503);
     wait_status(&server, &https_svc, "s", "UNHEALTHY").await;
 
     let metrics = reqwest::get(format!("{}/metrics", server.url()))
@@ -363,7 +376,7 @@ async fn probing_stops_when_the_instance_goes_away() {
     )
     .await;
     let after = up.probes.load(Ordering::SeqCst);
-    probes_after(&other, 10).await;
+    probes_after(&other, other.probes.load(Ordering::SeqCst), 10).await;
     assert!(
         up.probes.load(Ordering::SeqCst) <= after + 1,
         "at most one probe was already in flight"
