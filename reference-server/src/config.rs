@@ -68,6 +68,11 @@ pub struct Config {
     #[arg(long, env = "CLOUDMAP_QUOTA_INSTANCES_PER_NAMESPACE")]
     pub quota_instances_per_namespace: Option<usize>,
 
+    /// Allow `POST /_reset`, which empties the server (Cloud Map and ECS; tasks are stopped and
+    /// deregistered first). Off by default, so a shared server cannot be wiped by accident.
+    #[arg(long, env = "CLOUDMAP_ALLOW_RESET")]
+    pub allow_reset: bool,
+
     /// Largest request body accepted, in bytes.
     #[arg(long, env = "CLOUDMAP_MAX_BODY_BYTES", default_value_t = 1 << 20)]
     pub max_body_bytes: usize,
@@ -241,6 +246,7 @@ impl Config {
                 instances_per_namespace: aws_default(self.quota_instances_per_namespace, 2000),
             },
             max_body_bytes: self.max_body_bytes,
+            allow_reset: self.allow_reset,
         }
     }
 

@@ -1,7 +1,8 @@
 //! The HTTP front door: `POST /` for the AWS JSON 1.1 APIs (routed on `X-Amz-Target`, on any
-//! `Host`), `GET /health` for readiness and `GET /metrics` for Prometheus. Only this layer knows
-//! the wire format.
+//! `Host`), `GET /health` for readiness, `GET /metrics` for Prometheus, and `POST /_reset` /
+//! `GET /_state` for test suites (`admin.rs`). Only this layer knows the wire format.
 
+pub mod admin;
 pub mod cloudmap;
 pub mod ecs;
 pub mod error;
@@ -40,6 +41,8 @@ pub struct ApiConfig {
     pub strict: bool,
     pub quotas: Quotas,
     pub max_body_bytes: usize,
+    /// Whether `POST /_reset` may empty the server.
+    pub allow_reset: bool,
 }
 
 /// What every request handler shares.
@@ -59,6 +62,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/", post(aws_json))
         .route("/health", get(health))
         .route("/metrics", get(metrics_endpoint))
+        .route("/_reset", post(admin::reset))
+        .route("/_state", get(admin::dump))
         .with_state(state)
 }
 

@@ -29,7 +29,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::runtime::{ClusterNetwork, ClusterRef, RuntimeError, TaskRuntime};
 use cloudmap::CloudMap;
-use store::EcsStore;
+use store::{EcsChange, EcsStore};
 
 #[derive(Debug, Clone)]
 pub struct EcsConfig {
@@ -253,4 +253,68 @@ impl Ecs {
     pub fn is_stopping(&self) -> bool {
         self.shutdown.is_cancelled()
     }
+
+    /// Empties ECS for `POST /_reset`: every service is deleted (so the scheduler launches
+    /// nothing), every task stopped the usual way — deregistered from Cloud Map before its
+    /// containers are signalled — and, once their drivers have finished, everything is forgotten
+    /// in one durable write and the cluster networks are removed. Returns how many tasks were
+    /// stopped, or why the reset could not finish within `deadline`.
+    pub async fn reset(&self, deadline: Duration) -> Result<usize, String> {
+        let until = tokio::time::Instant::now() + deadline;
+        let mut stopped = 0;
+        // Repeated until nothing is left to stop: a scheduler pass that began before the
+        // services were deleted may still add a task.
+        loop {
+            let stopping = self.store.write(stop_everything).map_err(|e| e.message)?;
+            for arn in &stopping {
+                self.wake_task(arn);
+            }
+            stopped += stopping.len();
+            // The drivers deregister their tasks, stop the containers and end.
+            let running = self.drivers.lock().len();
+            if stopping.is_empty() && running == 0 {
+                break;
+            }
+            if tokio::time::Instant::now() > until {
+                return Err(format!(
+                    "{running} ECS tasks were still stopping after {deadline:?}"
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        self.store
+            .write(|_| Ok(((), vec![EcsChange::Clear])))
+            .map_err(|e| e.message)?;
+        let clusters: Vec<ClusterRef> = self.networks.lock().await.iter().cloned().collect();
+        for cluster in clusters {
+            self.remove_network(&cluster).await;
+        }
+        Ok(stopped)
+    }
+}
+
+/// The changes that delete every service and ask every task that is not yet asked to stop,
+/// with the tasks asked.
+fn stop_everything(
+    state: &store::EcsState,
+) -> Result<(Vec<String>, Vec<EcsChange>), crate::api::error::ApiError> {
+    let mut changes: Vec<EcsChange> = state
+        .services
+        .keys()
+        .map(|arn| EcsChange::DeleteService(arn.clone()))
+        .collect();
+    let mut stopping = Vec::new();
+    for task in state.tasks.values() {
+        if task.wire.desired_status == model::status::STOPPED {
+            continue;
+        }
+        let mut task = task.clone();
+        task.wire.desired_status = model::status::STOPPED.to_owned();
+        task.wire.stop_code = Some("UserInitiated".to_owned());
+        task.wire.stopped_reason = Some("The server was reset (POST /_reset)".to_owned());
+        task.wire.version += 1;
+        stopping.push(task.wire.task_arn.clone());
+        changes.push(EcsChange::PutTask(task));
+    }
+    Ok((stopping, changes))
 }

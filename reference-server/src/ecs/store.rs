@@ -69,6 +69,8 @@ pub enum EcsChange {
     PutTask(TaskRecord),
     DeleteTask(String),
     PutTags(String, Vec<Tag>),
+    /// Forgets everything but the owner (`POST /_reset`).
+    Clear,
 }
 
 #[derive(Debug)]
@@ -191,6 +193,9 @@ impl EcsStore {
                             put.execute(params!["tags", arn, json(tags)?])?;
                         }
                     }
+                    EcsChange::Clear => {
+                        tx.execute("DELETE FROM ecs_entities WHERE kind != 'meta'", [])?;
+                    }
                 }
             }
         }
@@ -233,6 +238,12 @@ fn apply(state: &mut EcsState, change: EcsChange) {
             } else {
                 state.tags.insert(arn, tags);
             }
+        }
+        EcsChange::Clear => {
+            *state = EcsState {
+                owner: std::mem::take(&mut state.owner),
+                ..EcsState::default()
+            };
         }
     }
 }

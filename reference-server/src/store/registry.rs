@@ -201,6 +201,25 @@ impl Registry {
         }
     }
 
+    /// The changes that empty the registry (`POST /_reset`): every instance, service,
+    /// namespace and operation, in that order, so each follower sees a consistent removal.
+    pub fn clear(&self) -> Vec<Change> {
+        let instances = self.instances.iter().flat_map(|(service, instances)| {
+            instances.keys().map(|id| Change::DeleteInstance {
+                service_id: service.clone(),
+                instance_id: id.clone(),
+            })
+        });
+        let services = self.services.keys().cloned().map(Change::DeleteService);
+        let namespaces = self.namespaces.keys().cloned().map(Change::DeleteNamespace);
+        let operations = self.operations.keys().cloned().map(Change::DeleteOperation);
+        instances
+            .chain(services)
+            .chain(namespaces)
+            .chain(operations)
+            .collect()
+    }
+
     // ----- reads -----
 
     /// A namespace by id, only if it lives in `region` and its creation has completed.

@@ -116,6 +116,7 @@ async fn docker_server() -> TestServer {
         "2s",
         "--health-interval",
         "200ms",
+        "--allow-reset",
     ])
     .await
 }
@@ -408,7 +409,10 @@ async fn the_seed_service_json_runs_two_registered_tasks_that_dns_and_containers
         // Cluster networks come from --ecs-network-pool (default 172.30.0.0/16), not from
         // Docker's pools that reach into the 192.168 home-network range.
         let pool: ipnet::Ipv4Net = "172.30.0.0/16".parse().unwrap();
-        assert!(pool.contains(&ip.parse::<std::net::Ipv4Addr>().unwrap()), "{ip}");
+        assert!(
+            pool.contains(&ip.parse::<std::net::Ipv4Addr>().unwrap()),
+            "{ip}"
+        );
         ips.insert(ip.clone());
         let (attributes, _) = &registered[&task_id(task)];
         // Exactly the attributes ECS registers for an A-record, custom-health service (§11.2).
@@ -1271,5 +1275,79 @@ async fn bridge_tasks_register_the_host_address_and_their_published_port_in_srv_
         srv.target.to_string(),
         format!("{}.web.bridge.local.", task_id(&task))
     );
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reset_stops_and_deregisters_every_task_and_leaves_nothing_behind() {
+    if !docker_ready() {
+        return;
+    }
+    let server = docker_server().await;
+    let ecs = server.ecs();
+    let dns = server.dns.unwrap();
+    let Web {
+        service_id,
+        cluster,
+        leftovers: _leftovers,
+    } = web_service(&server, "reset.local", 2).await;
+    let running = eventually(DEADLINE, || async {
+        let running = tasks(&ecs, &cluster, Some("web"), DesiredStatus::Running).await;
+        (running.len() == 2
+            && instances(&server, &service_id).await.len() == 2
+            && dns_ips(dns, "web.reset.local.").await.len() == 2)
+            .then_some(running)
+    })
+    .await;
+
+    let response = reqwest::Client::new()
+        .post(format!("{}/_reset", server.url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["ecsTasksStopped"], 2, "{body}");
+    // The answer comes when it is all gone: containers, the cluster network, ECS and Cloud Map
+    // state, DNS.
+    for task in &running {
+        assert_eq!(
+            containers_of(&task_id(task)),
+            "",
+            "a container of a reset task is left"
+        );
+    }
+    assert_eq!(networks_of(&cluster), "");
+    assert!(
+        ecs.list_clusters()
+            .send()
+            .await
+            .unwrap()
+            .cluster_arns()
+            .is_empty()
+    );
+    assert!(
+        server
+            .client
+            .list_namespaces()
+            .send()
+            .await
+            .unwrap()
+            .namespaces()
+            .is_empty()
+    );
+    assert!(dns_ips(dns, "web.reset.local.").await.is_empty());
+
+    // And the server runs ECS services as before.
+    let Web {
+        service_id,
+        cluster,
+        leftovers: _again,
+    } = web_service(&server, "again.local", 1).await;
+    eventually(DEADLINE, || async {
+        let running = tasks(&ecs, &cluster, Some("web"), DesiredStatus::Running).await;
+        (running.len() == 1 && instances(&server, &service_id).await.len() == 1).then_some(())
+    })
+    .await;
     server.stop().await;
 }

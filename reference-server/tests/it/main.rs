@@ -7,6 +7,7 @@
 mod fixtures;
 mod harness;
 
+mod admin;
 mod cli;
 mod crash;
 mod discovery;
