@@ -80,8 +80,9 @@ pub enum Step {
 
 /// Acts on the containers of an ECS task (found through DescribeTasks' `runtimeId`) on the
 /// Docker engine: `kill` (the process dies), `stop` (SIGTERM), `hang` (SIGSTOP to the main
-/// process: a stuck backend — the kernel still accepts connections, nothing answers, and the
-/// container keeps running, so its health check fails only after `retries` × `interval`),
+/// process, PID 1 — with `initProcessEnabled` that is the init, not the program: a stuck
+/// backend — the kernel still accepts connections, nothing answers, and the container keeps
+/// running, so its health check fails only after `retries` × `interval`),
 /// `pause` (the cgroup freezer: Docker reports a paused container with a health check as
 /// unhealthy at once, so ECS replaces it), `unpause`, or `removed` (asserts the containers no
 /// longer exist).
