@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# cleanup.sh — removes what deploy.sh created, in dependency order: the ECS services (scaled to 0,
-# then deleted), the task definitions, the cluster; then, once their instances are gone, the Cloud
-# Map services and the namespace. Whatever is already gone is skipped, so it can run any time.
+# cleanup.sh — removes what deploy.sh created (its ledger, see lib.sh), in dependency order: the ECS
+# services (scaled to 0, then deleted), the task definitions, the cluster; then, once their instances
+# are gone, the Cloud Map services and the namespace. What deploy.sh found and reused — an app.local
+# namespace or a Cloud Map service made by hand — is left alone. Whatever is already gone is
+# skipped, so it can run any time.
 #
 # Usage:  ./cleanup.sh
 # Env:    ENDPOINT=http://localhost:5373  REGION=us-east-1
@@ -15,9 +17,14 @@ CLEANUP_TIMEOUT=${CLEANUP_TIMEOUT:-120}
 
 log() { printf '[cleanup] %s\n' "$*"; }
 
+if [ ! -s "$LEDGER" ]; then
+  log "deploy.sh created nothing on $ENDPOINT ($REGION) that is still recorded; nothing to remove"
+  exit 0
+fi
+
 # --- ECS ---------------------------------------------------------------------------------------
 
-for service in backend-api-service frontend-web-service; do
+for service in $(ledger_ids ecs-service); do
   status=$(awsx ecs describe-services --cluster "$CLUSTER" --services "$service" \
     --query 'services[0].status' --output text 2>/dev/null || true)
   if [ "$status" != ACTIVE ]; then
@@ -29,24 +36,28 @@ for service in backend-api-service frontend-web-service; do
   awsx ecs delete-service --cluster "$CLUSTER" --service "$service" --force >/dev/null
 done
 
-for family in backend-api frontend-web; do
-  arns=$(awsx ecs list-task-definitions --family-prefix "$family" --status ACTIVE \
-    --query "taskDefinitionArns[?contains(@, ':task-definition/$family:')]" --output text \
-    2>/dev/null || true)
-  for arn in $arns; do
-    [ "$arn" = None ] && continue
-    log "deregistering the task definition ${arn##*/}"
-    awsx ecs deregister-task-definition --task-definition "$arn" >/dev/null
-  done
+for definition in $(ledger_ids task-definition); do
+  status=$(awsx ecs describe-task-definition --task-definition "$definition" \
+    --query taskDefinition.status --output text 2>/dev/null || true)
+  if [ "$status" != ACTIVE ]; then
+    log "task definition $definition: ${status:-not found}"
+    continue
+  fi
+  log "deregistering the task definition $definition"
+  awsx ecs deregister-task-definition --task-definition "$definition" >/dev/null
 done
 
 # The cluster can be deleted once its services are gone (a draining service still counts).
-cluster_status=$(awsx ecs describe-clusters --clusters "$CLUSTER" \
-  --query 'clusters[0].status' --output text 2>/dev/null || true)
-if [ "$cluster_status" = ACTIVE ]; then
-  log "deleting the ECS cluster $CLUSTER"
+for cluster in $(ledger_ids cluster); do
+  cluster_status=$(awsx ecs describe-clusters --clusters "$cluster" \
+    --query 'clusters[0].status' --output text 2>/dev/null || true)
+  if [ "$cluster_status" != ACTIVE ]; then
+    log "ECS cluster $cluster: ${cluster_status:-not found}"
+    continue
+  fi
+  log "deleting the ECS cluster $cluster"
   deadline=$((SECONDS + CLEANUP_TIMEOUT))
-  until error=$(awsx ecs delete-cluster --cluster "$CLUSTER" 2>&1 >/dev/null); do
+  until error=$(awsx ecs delete-cluster --cluster "$cluster" 2>&1 >/dev/null); do
     if ! grep -qE 'ClusterContainsServices|ClusterContainsTasks|UpdateInProgress' <<<"$error" ||
       [ "$SECONDS" -ge "$deadline" ]; then
       log "delete-cluster failed: $error"
@@ -54,29 +65,17 @@ if [ "$cluster_status" = ACTIVE ]; then
     fi
     sleep 2
   done
-else
-  log "ECS cluster $CLUSTER: ${cluster_status:-not found}"
-fi
+done
 
 # --- Cloud Map ---------------------------------------------------------------------------------
 
-NAMESPACE_ID=$(awsx servicediscovery list-namespaces \
-  --query "Namespaces[?Name=='$NAMESPACE'].Id" --output text)
-if [ -z "$NAMESPACE_ID" ] || [ "$NAMESPACE_ID" = None ]; then
-  log "namespace $NAMESPACE: not found"
-  exit 0
-fi
-
-for name in backend-api frontend-web; do
-  service_id=$(awsx servicediscovery list-services \
-    --filters "Name=NAMESPACE_ID,Values=$NAMESPACE_ID,Condition=EQ" \
-    --query "Services[?Name=='$name'].Id" --output text)
-  if [ -z "$service_id" ] || [ "$service_id" = None ]; then
-    log "Cloud Map service $name: not found"
+for service_id in $(ledger_ids cloudmap-service); do
+  if ! awsx servicediscovery get-service --id "$service_id" >/dev/null 2>&1; then
+    log "Cloud Map service $service_id: not found"
     continue
   fi
   # ECS deregisters a task's instance when the task stops.
-  log "waiting for the instances of $name to deregister"
+  log "waiting for the instances of $service_id to deregister"
   deadline=$((SECONDS + CLEANUP_TIMEOUT))
   while :; do
     instances=$(awsx servicediscovery list-instances --service-id "$service_id" \
@@ -85,7 +84,7 @@ for name in backend-api frontend-web; do
       break
     fi
     if [ "$SECONDS" -ge "$deadline" ]; then
-      log "instances of $name still registered after ${CLEANUP_TIMEOUT}s; deregistering them: $(tr '\t' ' ' <<<"$instances")"
+      log "instances of $service_id still registered after ${CLEANUP_TIMEOUT}s; deregistering them: $(tr '\t' ' ' <<<"$instances")"
       for instance in $instances; do
         operation_id=$(awsx servicediscovery deregister-instance --service-id "$service_id" \
           --instance-id "$instance" --query OperationId --output text)
@@ -95,12 +94,19 @@ for name in backend-api frontend-web; do
     fi
     sleep 2
   done
-  log "deleting the Cloud Map service $name ($service_id)"
+  log "deleting the Cloud Map service $service_id"
   awsx servicediscovery delete-service --id "$service_id" >/dev/null
 done
 
-log "deleting the namespace $NAMESPACE ($NAMESPACE_ID)"
-operation_id=$(awsx servicediscovery delete-namespace --id "$NAMESPACE_ID" \
-  --query OperationId --output text)
-wait_for_operation "$operation_id"
+for namespace_id in $(ledger_ids namespace); do
+  if ! awsx servicediscovery get-namespace --id "$namespace_id" >/dev/null 2>&1; then
+    log "namespace $namespace_id: not found"
+    continue
+  fi
+  log "deleting the namespace $NAMESPACE ($namespace_id)"
+  operation_id=$(awsx servicediscovery delete-namespace --id "$namespace_id" \
+    --query OperationId --output text)
+  wait_for_operation "$operation_id"
+done
+rm -f "$LEDGER"
 log "done"

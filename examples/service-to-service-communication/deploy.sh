@@ -6,7 +6,8 @@
 # instances and 1 healthy frontend-web instance.
 #
 # Safe to run again: an existing namespace, Cloud Map service, task definition (same image) or ECS
-# service is reused (an ECS service gets the current task definition and desired count).
+# service is reused (an ECS service gets the current task definition and desired count). What it
+# creates is recorded (lib.sh's ledger), so cleanup.sh removes only that.
 #
 # Usage:  ./deploy.sh
 # Env:    ENDPOINT=http://localhost:5373  REGION=us-east-1
@@ -42,6 +43,7 @@ if [ -z "$NAMESPACE_ID" ] || [ "$NAMESPACE_ID" = None ]; then
     --query OperationId --output text)
   wait_for_operation "$operation_id"
   NAMESPACE_ID=$(namespace_id)
+  ledger_add namespace "$NAMESPACE_ID"
 else
   log "namespace $NAMESPACE exists"
 fi
@@ -61,6 +63,7 @@ cloudmap_service_id() {
       --dns-config "NamespaceId=$NAMESPACE_ID,DnsRecords=[{Type=A,TTL=60}]" \
       --health-check-config "Type=HTTP,ResourcePath=/health,FailureThreshold=3" \
       --query Service.Id --output text)
+    ledger_add cloudmap-service "$id"
   else
     log "Cloud Map service $name exists" >&2
   fi
@@ -78,8 +81,15 @@ log "frontend-web: $FRONTEND_REGISTRY_ARN"
 
 # --- ECS ---------------------------------------------------------------------------------------
 
-log "creating the ECS cluster $CLUSTER"
-awsx ecs create-cluster --cluster-name "$CLUSTER" >/dev/null
+cluster_status=$(awsx ecs describe-clusters --clusters "$CLUSTER" \
+  --query 'clusters[0].status' --output text 2>/dev/null || true)
+if [ "$cluster_status" = ACTIVE ]; then
+  log "ECS cluster $CLUSTER exists"
+else
+  log "creating the ECS cluster $CLUSTER"
+  awsx ecs create-cluster --cluster-name "$CLUSTER" >/dev/null
+  ledger_add cluster "$CLUSTER"
+fi
 
 # Registers task-definitions/$1.json with image $1:$IMAGE_TAG unless the family's latest ACTIVE
 # revision already uses that image; prints family:revision.
@@ -98,8 +108,11 @@ register_task_definition() {
   sed "s|\"image\": *\"[^\"]*\"|\"image\": \"$image\"|" "task-definitions/$family.json" \
     >"$TMP_DIR/$family.json"
   log "registering task definition $family ($image)" >&2
-  awsx ecs register-task-definition --cli-input-json "file://$TMP_DIR/$family.json" \
-    --query "join(':', [taskDefinition.family, to_string(taskDefinition.revision)])" --output text
+  local registered
+  registered=$(awsx ecs register-task-definition --cli-input-json "file://$TMP_DIR/$family.json" \
+    --query "join(':', [taskDefinition.family, to_string(taskDefinition.revision)])" --output text)
+  ledger_add task-definition "$registered"
+  echo "$registered"
 }
 
 BACKEND_TASK_DEFINITION=$(register_task_definition backend-api)
@@ -123,6 +136,7 @@ deploy_ecs_service() {
     "services/$service.json" >"$TMP_DIR/$service.json"
   log "creating the ECS service $service ($task_definition, desired count $desired)"
   awsx ecs create-service --cli-input-json "file://$TMP_DIR/$service.json" >/dev/null
+  ledger_add ecs-service "$service"
 }
 
 deploy_ecs_service backend-api-service BACKEND_REGISTRY_ARN "$BACKEND_REGISTRY_ARN" "$BACKEND_TASK_DEFINITION"

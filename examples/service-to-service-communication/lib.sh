@@ -19,6 +19,18 @@ export AWS_DISABLE_HOST_PREFIX_INJECTION=true
 
 awsx() { aws --region "$REGION" --endpoint-url "$ENDPOINT" "$@"; }
 
+# What deploy.sh created on this endpoint and region, one "kind id" line each, so that cleanup.sh
+# removes that and nothing else (not an app.local namespace or a backend-api service the user made
+# by hand, which deploy.sh reuses).
+LEDGER_DIR=${XDG_STATE_HOME:-$HOME/.local/state}/cloudmap-conformance-example
+LEDGER="$LEDGER_DIR/$(printf '%s' "$ENDPOINT-$REGION" | tr -c 'A-Za-z0-9._-' '_').created"
+ledger_add() {
+  mkdir -p "$LEDGER_DIR"
+  grep -qxF -- "$*" "$LEDGER" 2>/dev/null || printf '%s\n' "$*" >>"$LEDGER"
+}
+# Prints the ids recorded for kind $1.
+ledger_ids() { sed -n "s/^$1 //p" "$LEDGER" 2>/dev/null || true; }
+
 # Polls an asynchronous Cloud Map operation until it succeeds; fails on FAIL or after 60 s.
 wait_for_operation() {
   local operation_id=$1 status deadline=$((SECONDS + 60))
