@@ -87,10 +87,16 @@ cargo run --quiet --locked -p conformance -- run --target k3s --report "$report_
 cargo run --quiet --locked -p conformance -- matrix "$report_dir/reference.json" "$report_dir/reference-strict.json" "$report_dir/moto.json" "$report_dir/k3s.json" --out "$report_dir/matrix.md" \
   && echo "conformance matrix: $report_dir/matrix.md" || failed_steps+=("conformance-matrix")
 
+# The README followed from top to bottom (its shell blocks, against the server started as it says);
+# its blocks count like tests.
+echo "==> readme: bash ci/readme-test.sh"
+bash ci/readme-test.sh 2>&1 | tee -a "$conformance_log"
+[ "${PIPESTATUS[0]}" -eq 0 ] || failed_steps+=("readme")
+
 passed=$(grep -E '^test result:' "$log" | sed -E 's/.* ([0-9]+) passed.*/\1/' | awk '{s+=$1} END {print s+0}')
 failed=$(grep -E '^test result:' "$log" | sed -E 's/.* ([0-9]+) failed.*/\1/' | awk '{s+=$1} END {print s+0}')
 ignored=$(grep -E '^test result:' "$log" | sed -E 's/.* ([0-9]+) ignored.*/\1/' | awk '{s+=$1} END {print s+0}')
-# moto's, reference-strict's and k3s's scenario verdicts count too.
+# moto's, reference-strict's and k3s's scenario verdicts count too, and the README's blocks.
 while read -r p f s; do
   passed=$((passed + p)); failed=$((failed + f)); ignored=$((ignored + s))
 done < <(grep -E '^[0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$' "$conformance_log" | sed -E 's/([0-9]+) passed, ([0-9]+) failed, ([0-9]+) skipped/\1 \2 \3/')
