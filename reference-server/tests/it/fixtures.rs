@@ -10,16 +10,21 @@ use aws_sdk_servicediscovery::types::{
 
 use crate::harness::eventually;
 
+/// An operation's status, asked once.
+pub async fn operation_status(client: &Client, operation_id: &str) -> OperationStatus {
+    let op = client
+        .get_operation()
+        .operation_id(operation_id)
+        .send()
+        .await
+        .unwrap();
+    op.operation().unwrap().status().unwrap().clone()
+}
+
 /// Waits for an operation to finish and returns its final status.
 pub async fn wait_operation(client: &Client, operation_id: &str) -> OperationStatus {
     eventually(Duration::from_secs(10), || async {
-        let op = client
-            .get_operation()
-            .operation_id(operation_id)
-            .send()
-            .await
-            .unwrap();
-        let status = op.operation().unwrap().status().unwrap().clone();
+        let status = operation_status(client, operation_id).await;
         matches!(status, OperationStatus::Success | OperationStatus::Fail).then_some(status)
     })
     .await

@@ -214,22 +214,9 @@ async fn finished_operations_are_forgotten_after_the_retention_but_unfinished_on
     assert_eq!(namespaces.namespaces()[0].name(), Some("kept"));
 }
 
-/// The status of `operation_id`, asked once (no polling: at delay 0 it must already be final).
-async fn status_now(
-    client: &aws_sdk_servicediscovery::Client,
-    operation_id: &str,
-) -> aws_sdk_servicediscovery::types::OperationStatus {
-    let op = client
-        .get_operation()
-        .operation_id(operation_id)
-        .send()
-        .await
-        .unwrap();
-    op.operation().unwrap().status().unwrap().clone()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn at_delay_0_every_operation_is_finished_when_its_answer_arrives() {
+    // No polling: at delay 0 an operation must be final when its answer arrives.
     use aws_sdk_servicediscovery::types::OperationStatus;
     let server = TestServer::start(&[]).await;
     let client = server.client.clone();
@@ -251,7 +238,8 @@ async fn at_delay_0_every_operation_is_finished_when_its_answer_arrives() {
                     .send()
                     .await
                     .unwrap();
-                let status = status_now(&client, op.operation_id().unwrap()).await;
+                let status =
+                    crate::fixtures::operation_status(&client, op.operation_id().unwrap()).await;
                 if status != OperationStatus::Success {
                     not_finished.push((n, status));
                 }
@@ -290,7 +278,7 @@ async fn at_delay_0_every_operation_is_finished_when_its_answer_arrives() {
         .await
         .unwrap();
     assert_eq!(
-        status_now(&client, update.operation_id().unwrap()).await,
+        crate::fixtures::operation_status(&client, update.operation_id().unwrap()).await,
         OperationStatus::Success
     );
     let got = client.get_namespace().id(&namespace).send().await.unwrap();
@@ -303,7 +291,7 @@ async fn at_delay_0_every_operation_is_finished_when_its_answer_arrives() {
         .await
         .unwrap();
     assert_eq!(
-        status_now(&client, gone.operation_id().unwrap()).await,
+        crate::fixtures::operation_status(&client, gone.operation_id().unwrap()).await,
         OperationStatus::Success
     );
     let missing = client
