@@ -309,10 +309,10 @@ fn stop_everything(
             continue;
         }
         let mut task = task.clone();
-        task.wire.desired_status = model::status::STOPPED.to_owned();
-        task.wire.stop_code = Some("UserInitiated".to_owned());
-        task.wire.stopped_reason = Some("The server was reset (POST /_reset)".to_owned());
-        task.wire.version += 1;
+        task.wire.request_stop(
+            "UserInitiated",
+            "The server was reset (POST /_reset)".to_owned(),
+        );
         stopping.push(task.wire.task_arn.clone());
         changes.push(EcsChange::PutTask(task));
     }

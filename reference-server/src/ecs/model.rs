@@ -403,6 +403,15 @@ impl Task {
         self.last_status == status::STOPPED
     }
 
+    /// Asks the task to stop (its driver does the rest): desired STOPPED, with ECS's stop code
+    /// and reason, as a new version.
+    pub fn request_stop(&mut self, code: &str, reason: String) {
+        self.desired_status = status::STOPPED.to_owned();
+        self.stop_code = Some(code.to_owned());
+        self.stopped_reason = Some(reason);
+        self.version += 1;
+    }
+
     pub fn private_ipv4(&self) -> Option<&str> {
         self.attachments
             .iter()

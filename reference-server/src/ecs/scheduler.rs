@@ -122,10 +122,9 @@ fn plan(ecs: &Ecs, state: &EcsState, arn: &str) -> (Vec<String>, Vec<EcsChange>)
     let stop = |task_arn: &str, reason: String, changes: &mut Vec<EcsChange>| {
         if let Some(record) = state.tasks.get(task_arn) {
             let mut record = record.clone();
-            record.wire.desired_status = status::STOPPED.to_owned();
-            record.wire.stop_code = Some("ServiceSchedulerInitiated".to_owned());
-            record.wire.stopped_reason = Some(reason);
-            record.wire.version += 1;
+            record
+                .wire
+                .request_stop("ServiceSchedulerInitiated", reason);
             changes.push(EcsChange::PutTask(record));
         }
     };

@@ -97,15 +97,13 @@ pub async fn stop_task(ctx: &Ctx<'_>, input: wire::StopTaskInput) -> Result<Valu
                 Vec::new(),
             ));
         }
-        record.wire.desired_status = status::STOPPED.to_owned();
-        record.wire.stop_code = Some("UserInitiated".to_owned());
-        record.wire.stopped_reason = Some(
+        record.wire.request_stop(
+            "UserInitiated",
             input
                 .reason
                 .clone()
                 .unwrap_or_else(|| "Task stopped by user".to_owned()),
         );
-        record.wire.version += 1;
         let output = json!({"task": task_json(state, &record, false)});
         Ok(((output, arn), vec![EcsChange::PutTask(record)]))
     })?;
