@@ -180,11 +180,12 @@ pub async fn dns(
     name: &str,
     rtype: &str,
     tcp: bool,
+    recursion_desired: bool,
 ) -> anyhow::Result<DnsResult> {
     let rtype = RecordType::from_str(&rtype.to_ascii_uppercase())
         .map_err(|e| anyhow::anyhow!("record type {rtype}: {e}"))?;
     let mut message = Message::new(rand::random(), MessageType::Query, OpCode::Query);
-    message.metadata.recursion_desired = true;
+    message.metadata.recursion_desired = recursion_desired;
     let fqdn = if name.ends_with('.') {
         name.to_owned()
     } else {

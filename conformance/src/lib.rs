@@ -6,6 +6,7 @@
 //!   `endpoint` (any running implementation) or `k3s` (our server inside k3s, see [`k3s`]) — with
 //!   the capabilities it declares.
 //! - [`driver`]: AWS JSON over HTTP, the aws CLI, DNS, HTTP.
+//! - [`cleanup`]: what a scenario created, found and removed after it.
 //! - [`runner`]: steps, `${var}` templating, captures, subset expectations, waits with deadlines.
 //! - [`sigv4`]: request signing, so real AWS can be a target.
 //! - [`redact`]: numbered references for ids, so snapshots compare across runs.
@@ -14,6 +15,7 @@
 //!
 //! The suite speaks only HTTP, DNS and the CLI: it knows nothing of any implementation's inside.
 
+pub mod cleanup;
 pub mod driver;
 pub mod k3s;
 pub mod redact;

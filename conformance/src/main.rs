@@ -21,9 +21,12 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Runs the scenarios against a target (`reference`, `endpoint` or `k3s`, see README).
+    /// Runs the scenarios against a target, one after another (see README).
     Run {
-        #[arg(long, default_value = "reference")]
+        /// `reference` (our server, started per scenario), `reference-strict` (the same with AWS's
+        /// rules and timing), `endpoint` (any running implementation: CONFORMANCE_ENDPOINT,
+        /// CONFORMANCE_DNS, CONFORMANCE_CAPABILITIES) or `k3s` (our server inside k3s).
+        #[arg(long, default_value = "reference", value_parser = clap::builder::PossibleValuesParser::new(conformance::target::KINDS))]
         target: String,
         /// The target's name in reports and the expectations file it uses (default: --target).
         #[arg(long)]
@@ -52,6 +55,7 @@ fn main() -> anyhow::Result<()> {
             report,
         } => {
             let name = name.unwrap_or_else(|| target.clone());
+            conformance::target::check(&target)?;
             let runtime = tokio::runtime::Runtime::new()?;
             let known = suite::load_expectations(&suite::expectations_path(&name))?;
             let files: Vec<_> = suite::discover(&suite::scenarios_root())

@@ -8,10 +8,11 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use serde_json::Value;
 
+use crate::cleanup::{Cleaner, Inventory};
 use crate::driver;
 use crate::redact::Refs;
 use crate::scenario::{
-    ApiStep, Capability, CliStep, DnsStep, HttpStep, Scenario, Step, parse_duration,
+    ApiService, ApiStep, Capability, CliStep, DnsStep, HttpStep, Scenario, Step, parse_duration,
 };
 use crate::target::Target;
 
@@ -27,6 +28,9 @@ pub struct Runner<'t> {
     refs: Refs,
     /// Where this scenario's snapshots live, and its name (their prefix).
     snapshots: Option<(PathBuf, String)>,
+    /// Namespace creations the scenario started: cleanup waits for them, so that a namespace
+    /// still being created when a step failed is found and removed too.
+    creations: Vec<String>,
 }
 
 impl<'t> Runner<'t> {
@@ -59,6 +63,7 @@ impl<'t> Runner<'t> {
             vars,
             refs: Refs::default(),
             snapshots,
+            creations: Vec::new(),
         }
     }
 
@@ -81,12 +86,70 @@ impl<'t> Runner<'t> {
                 "the Docker engine has no image {image} (examples/service-to-service-communication/build-images.sh builds the example's, its resolvers/build-images.sh the resolver matrix's)"
             )));
         }
+        let cleaner = Cleaner::new(self.target, &self.client);
+        let before = match &scenario.exclusive {
+            Some(_) => Some(
+                cleaner
+                    .inventory()
+                    .await
+                    .context("listing the target's resources before the scenario")?,
+            ),
+            None => None,
+        };
+        let mut result = Ok(());
         for (index, step) in scenario.steps.iter().enumerate() {
-            self.step(step)
+            result = self
+                .step(step)
                 .await
-                .with_context(|| format!("step {} ({})", index + 1, describe(step)))?;
+                .with_context(|| format!("step {} ({})", index + 1, describe(step)));
+            if result.is_err() {
+                break;
+            }
         }
-        Ok(Outcome::Passed)
+        if std::env::var("CONFORMANCE_KEEP").is_ok_and(|v| v == "true" || v == "1") {
+            return result.map(|()| Outcome::Passed);
+        }
+        let cleanup = self.clean_up(before.as_ref()).await;
+        match (result, cleanup) {
+            (Ok(()), Ok(())) => Ok(Outcome::Passed),
+            (Err(error), Ok(())) => Err(error),
+            (Ok(()), Err(cleanup)) => {
+                Err(cleanup.context("the steps passed, but cleaning up after them failed"))
+            }
+            (Err(error), Err(cleanup)) => Err(anyhow::anyhow!(
+                "{error:#}\n(cleaning up after the failure failed too: {cleanup:#})"
+            )),
+        }
+    }
+
+    /// Removes what the scenario created (see `cleanup.rs`). On a target started empty for this
+    /// scenario, anything still there afterwards is an error: the scenario created something
+    /// that cleanup cannot attribute to it (a name without `${unique}` outside an exclusive
+    /// scenario), which would be left behind on a shared endpoint.
+    async fn clean_up(&self, before: Option<&Inventory>) -> anyhow::Result<()> {
+        let cleaner = Cleaner::new(self.target, &self.client);
+        for operation in &self.creations {
+            // A failed creation leaves nothing to remove.
+            let _ = cleaner.wait_operation(operation).await;
+        }
+        let unique = self
+            .vars
+            .get("unique")
+            .map(String::as_str)
+            .unwrap_or_default();
+        let now = cleaner.inventory().await?;
+        let owned = cleaner.owned(&now, unique, before).await?;
+        cleaner.remove(&owned).await?;
+        if self.target.started_empty() {
+            let left = cleaner.inventory().await?;
+            if !left.is_empty() {
+                bail!(
+                    "left behind after cleanup (name what you create with ${{unique}}, or declare the scenario exclusive): {}",
+                    left.describe()
+                );
+            }
+        }
+        Ok(())
     }
 
     async fn step(&mut self, step: &Step) -> anyhow::Result<()> {
@@ -202,6 +265,13 @@ impl<'t> Runner<'t> {
             }
             _ => {}
         }
+        if step.service == ApiService::Servicediscovery
+            && step.operation.starts_with("Create")
+            && step.operation.ends_with("Namespace")
+            && let Some(operation) = result.body.get("OperationId").and_then(Value::as_str)
+        {
+            self.creations.push(operation.to_owned());
+        }
         if let Some(expect) = &step.expect {
             matches(&self.expand_value(expect)?, &result.body, "")?;
         }
@@ -288,7 +358,8 @@ impl<'t> Runner<'t> {
     async fn dns(&mut self, step: &DnsStep) -> anyhow::Result<()> {
         let server = self.target.dns.context("the target has no DNS server")?;
         let name = self.expand(&step.name)?;
-        let result = driver::dns(server, &name, &step.rtype, step.tcp).await?;
+        let result =
+            driver::dns(server, &name, &step.rtype, step.tcp, step.recursion_desired).await?;
         if let Some(rcode) = &step.rcode
             && !result.rcode.eq_ignore_ascii_case(rcode)
         {

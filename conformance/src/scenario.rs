@@ -39,18 +39,27 @@ impl Capability {
         }
     }
 
+    pub const ALL: [Capability; 7] = [
+        Capability::Dns,
+        Capability::ActiveHealth,
+        Capability::Cli,
+        Capability::StrictAws,
+        Capability::AsyncOperations,
+        Capability::Ecs,
+        Capability::Docker,
+    ];
+
     pub fn parse(value: &str) -> Option<Capability> {
-        [
-            Capability::Dns,
-            Capability::ActiveHealth,
-            Capability::Cli,
-            Capability::StrictAws,
-            Capability::AsyncOperations,
-            Capability::Ecs,
-            Capability::Docker,
-        ]
-        .into_iter()
-        .find(|c| c.as_str() == value)
+        Capability::ALL.into_iter().find(|c| c.as_str() == value)
+    }
+
+    /// Every capability, by name, for error messages.
+    pub fn names() -> String {
+        Capability::ALL
+            .iter()
+            .map(|c| c.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 }
 
@@ -64,6 +73,12 @@ pub struct Scenario {
     /// missing, when the Docker engine lacks one (they cannot be pulled everywhere).
     #[serde(default)]
     pub images: Vec<String>,
+    /// Why the scenario needs the target to itself (e.g. it creates the docs' fixed names
+    /// `app.local` and the ECS cluster `default`). On a target shared by the whole run (an
+    /// endpoint, k3s) such a scenario runs alone, and what it leaves behind is found by comparing
+    /// the target's resources before and after it rather than by the run's `${unique}` names.
+    #[serde(default)]
+    pub exclusive: Option<String>,
     pub steps: Vec<Step>,
 }
 
@@ -195,6 +210,11 @@ pub struct DnsStep {
     pub soa_ttl: Option<u32>,
     #[serde(default)]
     pub tcp: bool,
+    /// The RD (recursion desired) bit of the query; on by default, as `dig` sends it. Off, the
+    /// question is one for an authoritative server only: a name outside its zones is REFUSED
+    /// whether or not the server would otherwise forward it to an upstream resolver.
+    #[serde(default = "yes")]
+    pub recursion_desired: bool,
     /// Record rcode, sorted answers and TTLs as an insta snapshot under this name.
     #[serde(default)]
     pub snapshot: Option<String>,
@@ -226,6 +246,10 @@ pub struct WaitStep {
     pub http: Option<HttpStep>,
 }
 
+fn yes() -> bool {
+    true
+}
+
 fn default_timeout() -> String {
     "30s".to_owned()
 }
@@ -248,21 +272,15 @@ impl WaitStep {
     }
 }
 
+/// A duration with its unit (`250ms`, `30s`, `2m`, `1m 30s`), read by humantime as the server
+/// reads its flags; a bare number other than 0 is refused rather than guessed at.
 pub fn parse_duration(text: &str) -> anyhow::Result<std::time::Duration> {
     let text = text.trim();
-    let (number, unit) = text.split_at(
-        text.find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(text.len()),
-    );
-    let amount: u64 = number
-        .parse()
-        .map_err(|_| anyhow::anyhow!("not a duration: {text}"))?;
-    Ok(match unit {
-        "ms" => std::time::Duration::from_millis(amount),
-        "s" | "" => std::time::Duration::from_secs(amount),
-        "m" => std::time::Duration::from_secs(amount * 60),
-        _ => anyhow::bail!("unknown unit in {text}"),
-    })
+    if text.bytes().all(|b| b.is_ascii_digit()) && text.bytes().any(|b| b != b'0') {
+        anyhow::bail!("duration {text:?} has no unit; write e.g. {text}s or {text}ms");
+    }
+    humantime::parse_duration(text)
+        .map_err(|e| anyhow::anyhow!("not a duration: {text:?} ({e}); e.g. 500ms, 30s, 2m"))
 }
 
 /// Reads a scenario. YAML is read as a plain document first and then mapped onto the model, so
@@ -273,4 +291,21 @@ pub fn load(path: &std::path::Path) -> anyhow::Result<Scenario> {
         serde_yaml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
     let document = serde_json::to_value(document)?;
     serde_json::from_value(document).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn durations_need_a_unit() {
+        assert_eq!(parse_duration("30s").unwrap(), Duration::from_secs(30));
+        assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
+        assert_eq!(parse_duration("1m 30s").unwrap(), Duration::from_secs(90));
+        let error = parse_duration("30").unwrap_err().to_string();
+        assert!(error.contains("no unit; write e.g. 30s"), "{error}");
+        let error = parse_duration("soon").unwrap_err().to_string();
+        assert!(error.contains("e.g. 500ms, 30s, 2m"), "{error}");
+    }
 }

@@ -174,6 +174,16 @@ pub fn declared_capabilities(kind: &str) -> anyhow::Result<Vec<Capability>> {
     }
 }
 
+/// Whether every scenario of a run shares one target (an endpoint, the k3s cluster) rather than
+/// getting a server of its own.
+pub fn shared(kind: &str) -> bool {
+    !matches!(kind, "reference" | "reference-strict")
+}
+
+/// On a shared target, scenarios run side by side (they name what they create with
+/// `${unique}`), except an `exclusive` one, which takes this for writing and runs alone.
+static SHARED_TARGET: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
+
 /// Runs one scenario file on a fresh target (a new reference server, or the endpoint) and judges
 /// the result against the known failures.
 pub async fn run_file(
@@ -190,19 +200,29 @@ pub async fn run_file(
             reason: format!("k3s target unavailable: {reason}"),
         };
     }
+    let scenario = match scenario::load(&file.path) {
+        Ok(scenario) => scenario,
+        Err(error) => return judge(Err(format!("{error:#}")), known),
+    };
     let (kind, name) = (kind.to_owned(), name.to_owned());
     let file_path = file.path.clone();
     let outcome = async move {
-        let file = ScenarioFile {
-            name: String::new(),
-            path: file_path,
+        // Held while the scenario runs.
+        let shared = shared(&kind);
+        let exclusive = scenario.exclusive.is_some();
+        let _alone = match shared && exclusive {
+            true => Some(SHARED_TARGET.write().await),
+            false => None,
         };
-        let scenario = scenario::load(&file.path)?;
+        let _beside_others = match shared && !exclusive {
+            true => Some(SHARED_TARGET.read().await),
+            false => None,
+        };
         let target = Target::open(&kind, &name)?;
-        let snapshots = file.path.parent().map(|dir| {
+        let snapshots = file_path.parent().map(|dir| {
             (
                 dir.join("snapshots"),
-                file.path
+                file_path
                     .file_stem()
                     .map(|s| s.to_string_lossy().into_owned())
                     .unwrap_or_default(),
@@ -218,11 +238,15 @@ pub async fn run_file(
         Runner::new(&target, snapshots).run(&scenario).await
     };
     // insta reports a snapshot mismatch by panicking; catch it as a failure of this scenario.
-    let result = tokio::task::spawn(outcome).await;
-    let result = match result {
+    let result = match tokio::task::spawn(outcome).await {
         Ok(result) => result.map_err(|e| format!("{e:#}")),
         Err(join) => Err(format!("panicked: {join}")),
     };
+    judge(result, known)
+}
+
+/// A scenario's outcome (or failure message) judged against its expectations entry, if any.
+pub fn judge(result: Result<Outcome, String>, known: Option<&KnownFailure>) -> Verdict {
     match (result, known) {
         (Ok(Outcome::Skipped(reason)), _) => Verdict::Skipped { reason },
         (Ok(Outcome::Passed), None) => Verdict::Passed,
@@ -241,53 +265,33 @@ pub async fn run_file(
 mod tests {
     use super::*;
 
-    fn scenario(dir: &Path, name: &str, body: &str) -> ScenarioFile {
-        let path = dir.join(format!("{name}.yaml"));
-        std::fs::write(&path, body).unwrap();
-        ScenarioFile {
-            name: name.to_owned(),
-            path,
+    fn listed() -> KnownFailure {
+        KnownFailure {
+            scenario: "x".to_owned(),
+            reason: "listed on purpose".to_owned(),
         }
     }
 
-    const PASSES: &str = "description: a check that holds\nsteps:\n  - api: { operation: GetNamespace, params: { Id: ns-doesnotexist2345 }, error: NamespaceNotFound }\n";
-    const FAILS: &str = "description: a check that does not hold\nsteps:\n  - api: { operation: GetNamespace, params: { Id: ns-doesnotexist2345 }, error: InvalidInput }\n";
-
-    fn known(name: &str) -> Vec<KnownFailure> {
-        vec![KnownFailure {
-            scenario: name.to_owned(),
-            reason: "listed on purpose".to_owned(),
-        }]
-    }
-
-    #[tokio::test(flavor = "multi_thread")]
-    async fn the_ratchet_fails_a_listed_scenario_that_passes() {
-        let dir = tempfile::tempdir().unwrap();
-        let passes = scenario(dir.path(), "passes", PASSES);
-        let fails = scenario(dir.path(), "fails", FAILS);
-        let verdict = run_file(&passes, &known("passes"), "reference", "reference").await;
+    #[test]
+    fn the_ratchet_fails_a_listed_scenario_that_passes() {
+        let verdict = judge(Ok(Outcome::Passed), Some(&listed()));
         assert!(
-            matches!(verdict, Verdict::UnexpectedPass { .. }),
-            "{verdict:?}"
+            matches!(verdict, Verdict::UnexpectedPass { .. }) && !verdict.is_ok(),
+            "an unexpected pass fails the run until the entry goes: {verdict:?}"
         );
-        assert!(
-            !verdict.is_ok(),
-            "an unexpected pass fails the run until the entry goes"
-        );
-        let verdict = run_file(&fails, &known("fails"), "reference", "reference").await;
+        let verdict = judge(Err("boom".to_owned()), Some(&listed()));
         assert!(
             matches!(verdict, Verdict::KnownFailure { .. }) && verdict.is_ok(),
             "{verdict:?}"
         );
-        let verdict = run_file(&fails, &[], "reference", "reference").await;
+        let verdict = judge(Err("boom".to_owned()), None);
         assert!(
             matches!(verdict, Verdict::Failed { .. }) && !verdict.is_ok(),
             "{verdict:?}"
         );
-        assert_eq!(
-            run_file(&passes, &[], "reference", "reference").await,
-            Verdict::Passed
-        );
+        assert_eq!(judge(Ok(Outcome::Passed), None), Verdict::Passed);
+        let verdict = judge(Ok(Outcome::Skipped("no dns".to_owned())), Some(&listed()));
+        assert!(matches!(verdict, Verdict::Skipped { .. }), "{verdict:?}");
     }
 
     #[test]

@@ -58,8 +58,66 @@ pub fn endpoint_capabilities() -> anyhow::Result<Vec<Capability>> {
         .unwrap_or_default()
         .split(',')
         .filter(|s| !s.trim().is_empty())
-        .map(|s| Capability::parse(s.trim()).with_context(|| format!("unknown capability {s:?}")))
+        .map(|s| {
+            Capability::parse(s.trim()).with_context(|| {
+                format!(
+                    "unknown capability {:?} in CONFORMANCE_CAPABILITIES; the capabilities are: {}",
+                    s.trim(),
+                    Capability::names()
+                )
+            })
+        })
         .collect()
+}
+
+/// The kinds of target (`CONFORMANCE_TARGET`, `conformance run --target`).
+pub const KINDS: [&str; 4] = ["reference", "reference-strict", "endpoint", "k3s"];
+
+/// Checks the target before any scenario runs, so that a mistake is one error naming what is
+/// valid rather than a failure per scenario: the kind, and for `endpoint` its variables and that
+/// something answers at `CONFORMANCE_ENDPOINT`.
+pub fn check(kind: &str) -> anyhow::Result<()> {
+    if !KINDS.contains(&kind) {
+        bail!(
+            "unknown target {kind:?}; the targets are: {}",
+            KINDS.join(", ")
+        );
+    }
+    if kind != "endpoint" {
+        return Ok(());
+    }
+    let endpoint = std::env::var("CONFORMANCE_ENDPOINT").map_err(|_| {
+        anyhow::anyhow!(
+            "the endpoint target needs CONFORMANCE_ENDPOINT, the URL of the implementation's API, e.g. http://127.0.0.1:5373"
+        )
+    })?;
+    let url = reqwest::Url::parse(&endpoint)
+        .ok()
+        .filter(|url| matches!(url.scheme(), "http" | "https") && url.host_str().is_some())
+        .with_context(|| {
+            format!("CONFORMANCE_ENDPOINT={endpoint:?} is not an http(s) URL, e.g. http://127.0.0.1:5373")
+        })?;
+    if let Ok(dns) = std::env::var("CONFORMANCE_DNS") {
+        dns.parse::<SocketAddr>().map_err(|_| {
+            anyhow::anyhow!("CONFORMANCE_DNS={dns:?} is not IP:PORT, e.g. 127.0.0.1:1053")
+        })?;
+    }
+    endpoint_capabilities()?;
+    let host = url.host_str().unwrap_or_default();
+    let port = url.port_or_known_default().unwrap_or(80);
+    let reachable = std::net::ToSocketAddrs::to_socket_addrs(&(host, port))
+        .map(|mut addresses| {
+            addresses.any(|address| {
+                std::net::TcpStream::connect_timeout(&address, Duration::from_secs(5)).is_ok()
+            })
+        })
+        .unwrap_or(false);
+    if !reachable {
+        bail!(
+            "nothing answers at CONFORMANCE_ENDPOINT={endpoint}: start the implementation first (ours: cargo run --release -p reference-server)"
+        );
+    }
+    Ok(())
 }
 
 pub struct Target {
@@ -114,9 +172,10 @@ impl Target {
             "reference-strict" => Target::reference(true)?,
             "endpoint" => Target::endpoint()?,
             "k3s" => Target::k3s()?,
-            other => {
-                bail!("unknown target kind {other:?} (reference, reference-strict, endpoint, k3s)")
-            }
+            other => bail!(
+                "unknown target {other:?}; the targets are: {}",
+                KINDS.join(", ")
+            ),
         };
         target.name = name.to_owned();
         Ok(target)
@@ -124,6 +183,12 @@ impl Target {
 
     pub fn has(&self, capability: Capability) -> bool {
         self.capabilities.contains(&capability)
+    }
+
+    /// A server started for this scenario alone, empty: whatever it holds afterwards, the
+    /// scenario left there.
+    pub fn started_empty(&self) -> bool {
+        self.process.is_some()
     }
 
     fn endpoint() -> anyhow::Result<Target> {
@@ -307,9 +372,29 @@ fn reference_binary() -> anyhow::Result<PathBuf> {
     if let Ok(cargo) = std::env::var("CARGO") {
         BUILT
             .get_or_init(|| {
-                let status = Command::new(cargo)
-                    .args(["build", "--quiet", "-p", "reference-server"])
-                    .status();
+                eprintln!(
+                    "building the reference server for this target: cargo build -p reference-server (set REFERENCE_SERVER_BIN to use another binary)"
+                );
+                let mut build = Command::new(cargo);
+                build.args(["build", "--quiet", "-p", "reference-server"]);
+                // Cargo gives a test the package's own variables (CARGO_PKG_NAME=conformance,
+                // CARGO_MANIFEST_DIR …); build scripts such as ring's rerun when those change,
+                // so passing them on rebuilt ring here and again in the next `cargo test`
+                // (measured: ~18 s each time). The build gets the user's cargo settings only.
+                for (name, _) in std::env::vars_os() {
+                    let name = name.to_string_lossy();
+                    let set_by_cargo_for_the_test = name == "OUT_DIR"
+                        || (name.starts_with("CARGO_")
+                            && !["CARGO_HOME", "CARGO_TARGET_DIR", "CARGO_INCREMENTAL"]
+                                .contains(&name.as_ref())
+                            && !["CARGO_TERM_", "CARGO_BUILD_", "CARGO_NET_", "CARGO_PROFILE_", "CARGO_REGISTRIES_", "CARGO_HTTP_"]
+                                .iter()
+                                .any(|prefix| name.starts_with(prefix)));
+                    if set_by_cargo_for_the_test {
+                        build.env_remove(name.as_ref());
+                    }
+                }
+                let status = build.status();
                 match status {
                     Ok(status) if status.success() => Ok(()),
                     Ok(status) => Err(format!("cargo build -p reference-server: {status}")),

@@ -10,6 +10,10 @@ fn main() {
     let arguments = Arguments::from_args();
     let kind = std::env::var("CONFORMANCE_TARGET").unwrap_or_else(|_| "reference".to_owned());
     let name = std::env::var("CONFORMANCE_TARGET_NAME").unwrap_or_else(|_| kind.clone());
+    if let Err(error) = conformance::target::check(&kind) {
+        eprintln!("CONFORMANCE_TARGET={kind}: {error:#}");
+        std::process::exit(2);
+    }
     let known = match suite::load_expectations(&suite::expectations_path(&name)) {
         Ok(known) => known,
         Err(error) => {
@@ -56,6 +60,15 @@ fn main() {
             Trial::test(file.name.clone(), move || run(&file, &known, &kind, &name))
                 .with_ignored_flag(!missing.is_empty() || unavailable.is_some())
         })
+        .collect::<Vec<_>>();
+    let trials = trials
+        .into_iter()
+        .chain(
+            (kind == "reference")
+                .then(self_checks)
+                .into_iter()
+                .flatten(),
+        )
         .collect();
     let full_run = arguments.filter.is_none()
         && arguments.skip.is_empty()
@@ -100,4 +113,74 @@ fn run(
             "passes, but conformance/expectations/{name}.yaml lists it as a known failure ({reason}): remove the entry"
         ))),
     }
+}
+
+/// Checks of the suite itself on the reference target, each a scenario written here and run like
+/// any other: cleanup removes what a failed scenario created, finds an exclusive scenario's fixed
+/// names by comparing before and after, and fails a scenario that leaves behind what it cannot be
+/// attributed (a fixed name in a scenario that shares the target).
+fn self_checks() -> Vec<Trial> {
+    const CREATE: &str = "  - api:\n      operation: CreateHttpNamespace\n      params: { Name: @NAME@ }\n      capture: { op: OperationId }\n  - wait_until:\n      api: { operation: GetOperation, params: { OperationId: \"${op}\" }, expect: { Operation: { Status: SUCCESS } }, capture: { ns: Operation.Targets.NAMESPACE } }\n  - api:\n      operation: CreateService\n      params: { Name: web, NamespaceId: \"${ns}\" }\n      capture: { svc: Service.Id }\n  - api:\n      operation: RegisterInstance\n      params: { ServiceId: \"${svc}\", InstanceId: i-1, Attributes: { k: v } }\n";
+    let fixed = format!(
+        "description: a fixed name in a shared scenario\nsteps:\n{}",
+        CREATE.replace("@NAME@", "left-behind.example")
+    );
+    let failing = format!(
+        "description: fails after creating\nsteps:\n{}  - api: {{ operation: GetNamespace, params: {{ Id: ns-doesnotexist2345 }} }}\n",
+        CREATE.replace("@NAME@", "\"failing-${unique}\"")
+    );
+    let exclusive = format!(
+        "description: a fixed name in an exclusive scenario\nexclusive: it uses a fixed name\nsteps:\n{}",
+        CREATE.replace("@NAME@", "fixed.example")
+    );
+    let check = |name: &str, body: String, judge: fn(Verdict) -> Result<(), String>| {
+        Trial::test(format!("self-check/{name}"), move || {
+            let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+            let path = dir.path().join("check.yaml");
+            std::fs::write(&path, &body).map_err(|e| e.to_string())?;
+            let file = suite::ScenarioFile {
+                name: "check".to_owned(),
+                path,
+            };
+            let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
+            let verdict = runtime.block_on(suite::run_file(&file, &[], "reference", "reference"));
+            judge(verdict).map_err(Failed::from)
+        })
+    };
+    vec![
+        check(
+            "a-fixed-name-left-behind-fails-the-scenario",
+            fixed,
+            |verdict| match verdict {
+                Verdict::Failed { message }
+                    if message.contains("left behind after cleanup")
+                        && message.contains("left-behind.example") =>
+                {
+                    Ok(())
+                }
+                other => Err(format!("expected a left-behind failure, got {other:?}")),
+            },
+        ),
+        check(
+            "what-a-failed-scenario-created-is-removed",
+            failing,
+            |verdict| match verdict {
+                Verdict::Failed { message }
+                    if message.contains("NamespaceNotFound")
+                        && !message.contains("left behind") =>
+                {
+                    Ok(())
+                }
+                other => Err(format!("expected only the step's failure, got {other:?}")),
+            },
+        ),
+        check(
+            "an-exclusive-scenario-is-cleaned-by-difference",
+            exclusive,
+            |verdict| match verdict {
+                Verdict::Passed => Ok(()),
+                other => Err(format!("expected a pass, got {other:?}")),
+            },
+        ),
+    ]
 }

@@ -1,0 +1,562 @@
+//! What a scenario leaves behind, found and removed after it — whether it passed or failed — so
+//! that the suite can run against an endpoint that holds other state, and run there again.
+//!
+//! A resource is the scenario's when
+//! - its name contains the run's `${unique}` (every scenario that shares the target with others
+//!   names its namespaces, ECS clusters and task definition families so), or
+//! - the scenario is `exclusive` (it runs alone, see `suite.rs`) and the resource was not there
+//!   before it started: the docs' fixed names (`app.local`, the cluster `default`) and whatever
+//!   the example's shell scripts create are found this way;
+//! - or it lives in one of the scenario's namespaces or clusters.
+//!
+//! Removal goes from the leaves up, the way a user would clean an AWS account: ECS services
+//! scaled to 0 and deleted, tasks stopped, clusters deleted once they hold no task, task
+//! definitions deregistered (ECS keeps them INACTIVE, as AWS does), Cloud Map instances
+//! deregistered, services and namespaces deleted, each retried while the target still reports
+//! it in use (deregistration and task stops are asynchronous) up to `DEADLINE`.
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use serde_json::{Value, json};
+
+use crate::driver::{self, ApiResult};
+use crate::scenario::{ApiService, Capability};
+use crate::target::Target;
+
+/// How long one kind of removal is retried while the target says the resource is still in use;
+/// it covers ECS stop timeouts (30 s by default on AWS) on a loaded machine.
+const DEADLINE: Duration = Duration::from_secs(120);
+/// Pause between two attempts of a removal the target is not ready for yet.
+const RETRY: Duration = Duration::from_millis(100);
+/// More pages than any listing here can have; a target that never stops paginating is an error.
+const MAX_PAGES: usize = 10_000;
+
+/// The target's resources at one moment: what cleanup compares and removes.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Inventory {
+    /// Cloud Map namespaces: (id, name).
+    pub namespaces: Vec<(String, String)>,
+    /// Cloud Map services: (id, name).
+    pub services: Vec<(String, String)>,
+    /// ECS clusters that are ACTIVE: (arn, name).
+    pub clusters: Vec<(String, String)>,
+    /// ECS services that are not INACTIVE: (cluster arn, service arn).
+    pub ecs_services: Vec<(String, String)>,
+    /// ECS tasks not yet told to stop: (cluster arn, task arn).
+    pub tasks: Vec<(String, String)>,
+    /// ACTIVE task definition revisions (arn).
+    pub task_definitions: Vec<String>,
+}
+
+impl Inventory {
+    pub fn is_empty(&self) -> bool {
+        self == &Inventory::default()
+    }
+
+    /// What is in `self` but not in `before`.
+    fn since(&self, before: &Inventory) -> Inventory {
+        fn new<T: Clone + PartialEq>(now: &[T], before: &[T]) -> Vec<T> {
+            now.iter()
+                .filter(|x| !before.contains(x))
+                .cloned()
+                .collect()
+        }
+        Inventory {
+            namespaces: new(&self.namespaces, &before.namespaces),
+            services: new(&self.services, &before.services),
+            clusters: new(&self.clusters, &before.clusters),
+            ecs_services: new(&self.ecs_services, &before.ecs_services),
+            tasks: new(&self.tasks, &before.tasks),
+            task_definitions: new(&self.task_definitions, &before.task_definitions),
+        }
+    }
+
+    /// One line per kind, for error messages: `2 namespaces (a.local, b.local), 1 task …`.
+    pub fn describe(&self) -> String {
+        let names = |items: Vec<&str>| {
+            let shown: Vec<&str> = items.iter().take(5).copied().collect();
+            let more = items.len().saturating_sub(shown.len());
+            let mut text = shown.join(", ");
+            if more > 0 {
+                text.push_str(&format!(" and {more} more"));
+            }
+            text
+        };
+        [
+            (
+                "Cloud Map namespaces",
+                names(self.namespaces.iter().map(|n| n.1.as_str()).collect()),
+            ),
+            (
+                "Cloud Map services",
+                names(self.services.iter().map(|s| s.1.as_str()).collect()),
+            ),
+            (
+                "ECS clusters",
+                names(self.clusters.iter().map(|c| c.1.as_str()).collect()),
+            ),
+            (
+                "ECS services",
+                names(self.ecs_services.iter().map(|s| s.1.as_str()).collect()),
+            ),
+            (
+                "ECS tasks",
+                names(self.tasks.iter().map(|t| t.1.as_str()).collect()),
+            ),
+            (
+                "task definitions",
+                names(self.task_definitions.iter().map(String::as_str).collect()),
+            ),
+        ]
+        .into_iter()
+        .filter(|(_, text)| !text.is_empty())
+        .map(|(kind, text)| format!("{kind}: {text}"))
+        .collect::<Vec<_>>()
+        .join("; ")
+    }
+}
+
+/// Talks to one target for cleanup.
+pub struct Cleaner<'t> {
+    target: &'t Target,
+    client: &'t reqwest::Client,
+}
+
+impl<'t> Cleaner<'t> {
+    pub fn new(target: &'t Target, client: &'t reqwest::Client) -> Self {
+        Cleaner { target, client }
+    }
+
+    async fn call(
+        &self,
+        service: ApiService,
+        operation: &str,
+        params: Value,
+    ) -> anyhow::Result<ApiResult> {
+        driver::api(self.client, self.target, service, operation, &params).await
+    }
+
+    /// `operation` must succeed; its body.
+    async fn ok(
+        &self,
+        service: ApiService,
+        operation: &str,
+        params: Value,
+    ) -> anyhow::Result<Value> {
+        let result = self.call(service, operation, params).await?;
+        match result.error {
+            None => Ok(result.body),
+            Some(code) => bail!("{operation} failed with {code}: {}", result.body),
+        }
+    }
+
+    /// Every item of a paginated listing.
+    async fn list(
+        &self,
+        service: ApiService,
+        operation: &str,
+        params: Value,
+        items: &str,
+    ) -> anyhow::Result<Vec<Value>> {
+        let token_key = match service {
+            ApiService::Servicediscovery => "NextToken",
+            ApiService::Ecs => "nextToken",
+        };
+        let mut out = Vec::new();
+        let mut params = params;
+        for _ in 0..MAX_PAGES {
+            let body = self.ok(service, operation, params.clone()).await?;
+            if let Some(page) = body.get(items).and_then(Value::as_array) {
+                out.extend(page.iter().cloned());
+            }
+            match body.get(token_key).and_then(Value::as_str) {
+                Some(token) if !token.is_empty() => params[token_key] = json!(token),
+                _ => return Ok(out),
+            }
+        }
+        bail!("{operation} did not stop paginating after {MAX_PAGES} pages")
+    }
+
+    fn has_ecs(&self) -> bool {
+        self.target.has(Capability::Ecs)
+    }
+
+    /// The target's resources now.
+    pub async fn inventory(&self) -> anyhow::Result<Inventory> {
+        use ApiService::{Ecs, Servicediscovery as Sd};
+        let mut inventory = Inventory::default();
+        for ns in self
+            .list(Sd, "ListNamespaces", json!({}), "Namespaces")
+            .await?
+        {
+            inventory
+                .namespaces
+                .push((text(&ns, "Id"), text(&ns, "Name")));
+        }
+        for service in self.list(Sd, "ListServices", json!({}), "Services").await? {
+            inventory
+                .services
+                .push((text(&service, "Id"), text(&service, "Name")));
+        }
+        if !self.has_ecs() {
+            return Ok(inventory);
+        }
+        for arn in self
+            .list(Ecs, "ListClusters", json!({}), "clusterArns")
+            .await?
+        {
+            let arn = arn.as_str().unwrap_or_default().to_owned();
+            let name = arn.rsplit('/').next().unwrap_or_default().to_owned();
+            let params = json!({"cluster": arn});
+            for service in self
+                .list(Ecs, "ListServices", params.clone(), "serviceArns")
+                .await?
+            {
+                inventory
+                    .ecs_services
+                    .push((arn.clone(), service.as_str().unwrap_or_default().to_owned()));
+            }
+            for task in self.list(Ecs, "ListTasks", params, "taskArns").await? {
+                inventory
+                    .tasks
+                    .push((arn.clone(), task.as_str().unwrap_or_default().to_owned()));
+            }
+            inventory.clusters.push((arn, name));
+        }
+        for arn in self
+            .list(Ecs, "ListTaskDefinitions", json!({}), "taskDefinitionArns")
+            .await?
+        {
+            inventory
+                .task_definitions
+                .push(arn.as_str().unwrap_or_default().to_owned());
+        }
+        Ok(inventory)
+    }
+
+    /// What of `now` belongs to the scenario whose `${unique}` is `unique`; `before` is the
+    /// inventory taken before an exclusive scenario started.
+    pub async fn owned(
+        &self,
+        now: &Inventory,
+        unique: &str,
+        before: Option<&Inventory>,
+    ) -> anyhow::Result<Inventory> {
+        let new = before.map(|before| now.since(before)).unwrap_or_default();
+        let mine = |name: &str| !unique.is_empty() && name.contains(unique);
+        let mut owned = Inventory {
+            namespaces: now
+                .namespaces
+                .iter()
+                .filter(|ns| mine(&ns.1) || new.namespaces.contains(ns))
+                .cloned()
+                .collect(),
+            ..Inventory::default()
+        };
+        // The services of owned namespaces (a service summary does not name its namespace).
+        let mut services: BTreeSet<(String, String)> = new.services.iter().cloned().collect();
+        services.extend(now.services.iter().filter(|(_, name)| mine(name)).cloned());
+        for (id, _) in &owned.namespaces {
+            let filter =
+                json!({"Filters": [{"Name": "NAMESPACE_ID", "Values": [id], "Condition": "EQ"}]});
+            for service in self
+                .list(
+                    ApiService::Servicediscovery,
+                    "ListServices",
+                    filter,
+                    "Services",
+                )
+                .await?
+            {
+                services.insert((text(&service, "Id"), text(&service, "Name")));
+            }
+        }
+        owned.services = services.into_iter().collect();
+        owned.clusters = now
+            .clusters
+            .iter()
+            .filter(|(arn, name)| mine(name) || new.clusters.iter().any(|c| &c.0 == arn))
+            .cloned()
+            .collect();
+        let in_owned_cluster = |cluster: &str| owned.clusters.iter().any(|c| c.0 == cluster);
+        owned.ecs_services = now
+            .ecs_services
+            .iter()
+            .filter(|(cluster, arn)| {
+                in_owned_cluster(cluster)
+                    || mine(arn)
+                    || new.ecs_services.iter().any(|s| &s.1 == arn)
+            })
+            .cloned()
+            .collect();
+        owned.tasks = now
+            .tasks
+            .iter()
+            .filter(|(cluster, arn)| {
+                in_owned_cluster(cluster) || new.tasks.iter().any(|t| &t.1 == arn)
+            })
+            .cloned()
+            .collect();
+        owned.task_definitions = now
+            .task_definitions
+            .iter()
+            .filter(|arn| mine(family(arn)) || new.task_definitions.contains(arn))
+            .cloned()
+            .collect();
+        Ok(owned)
+    }
+
+    /// Removes `owned`, leaves first.
+    pub async fn remove(&self, owned: &Inventory) -> anyhow::Result<()> {
+        use ApiService::{Ecs, Servicediscovery as Sd};
+        for (cluster, service) in &owned.ecs_services {
+            let reference = json!({"cluster": cluster, "service": service});
+            // Scaling to 0 first is what AWS asks for without `force`; errors (an implementation
+            // without UpdateService) leave it to the forced delete.
+            let _ = self
+                .call(
+                    Ecs,
+                    "UpdateService",
+                    json!({"cluster": cluster, "service": service, "desiredCount": 0}),
+                )
+                .await?;
+            let mut params = reference;
+            params["force"] = json!(true);
+            let result = self.call(Ecs, "DeleteService", params).await?;
+            tolerate(
+                &result,
+                "DeleteService",
+                &["ServiceNotActiveException", "ServiceNotFoundException"],
+            )?;
+        }
+        for (cluster, task) in &owned.tasks {
+            let result = self
+                .call(
+                    Ecs,
+                    "StopTask",
+                    json!({"cluster": cluster, "task": task, "reason": "conformance cleanup"}),
+                )
+                .await?;
+            tolerate(&result, "StopTask", &["InvalidParameterException"])?;
+        }
+        // A cluster with a task still stopping, or a service still draining, is refused a while.
+        for (cluster, name) in &owned.clusters {
+            // The tasks the scenario started with RunTask that are still running.
+            for task in self
+                .list(Ecs, "ListTasks", json!({"cluster": cluster}), "taskArns")
+                .await?
+            {
+                let result = self
+                    .call(
+                        Ecs,
+                        "StopTask",
+                        json!({"cluster": cluster, "task": task, "reason": "conformance cleanup"}),
+                    )
+                    .await?;
+                tolerate(&result, "StopTask", &["InvalidParameterException"])?;
+            }
+            self.retry(
+                &format!("DeleteCluster {name}"),
+                || async {
+                    self.call(Ecs, "DeleteCluster", json!({"cluster": cluster}))
+                        .await
+                },
+                &[
+                    "ClusterContainsTasksException",
+                    "ClusterContainsServicesException",
+                    "UpdateInProgressException",
+                ],
+                &["ClusterNotFoundException"],
+            )
+            .await?;
+        }
+        for arn in &owned.task_definitions {
+            let result = self
+                .call(
+                    Ecs,
+                    "DeregisterTaskDefinition",
+                    json!({"taskDefinition": arn}),
+                )
+                .await?;
+            tolerate(
+                &result,
+                "DeregisterTaskDefinition",
+                &["InvalidParameterException", "ClientException"],
+            )?;
+        }
+        for (id, name) in &owned.services {
+            let instances = self
+                .list(Sd, "ListInstances", json!({"ServiceId": id}), "Instances")
+                .await;
+            // The service may have gone with its namespace meanwhile.
+            for instance in instances.unwrap_or_default() {
+                let result = self
+                    .call(
+                        Sd,
+                        "DeregisterInstance",
+                        json!({"ServiceId": id, "InstanceId": text(&instance, "Id")}),
+                    )
+                    .await?;
+                tolerate(
+                    &result,
+                    "DeregisterInstance",
+                    &["InstanceNotFound", "ServiceNotFound"],
+                )?;
+            }
+            self.retry(
+                &format!("DeleteService {name}"),
+                || async { self.call(Sd, "DeleteService", json!({"Id": id})).await },
+                &["ResourceInUse"],
+                &["ServiceNotFound"],
+            )
+            .await?;
+        }
+        for (id, name) in &owned.namespaces {
+            let result = self
+                .retry(
+                    &format!("DeleteNamespace {name}"),
+                    || async { self.call(Sd, "DeleteNamespace", json!({"Id": id})).await },
+                    &["ResourceInUse"],
+                    &["NamespaceNotFound"],
+                )
+                .await?;
+            if let Some(operation) = result.and_then(|body| {
+                body.get("OperationId")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+            }) {
+                self.wait_operation(&operation)
+                    .await
+                    .with_context(|| format!("DeleteNamespace {name}"))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Waits until the operation is no longer SUBMITTED or PENDING; an error if it FAILs.
+    pub async fn wait_operation(&self, operation: &str) -> anyhow::Result<()> {
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            let body = self
+                .ok(
+                    ApiService::Servicediscovery,
+                    "GetOperation",
+                    json!({"OperationId": operation}),
+                )
+                .await?;
+            match body.pointer("/Operation/Status").and_then(Value::as_str) {
+                Some("SUCCESS") => return Ok(()),
+                Some("FAIL") => bail!("operation {operation} failed: {body}"),
+                _ if Instant::now() >= deadline => {
+                    bail!("operation {operation} still not done after {DEADLINE:?}: {body}")
+                }
+                // Polling with a deadline: a short pause between attempts.
+                _ => tokio::time::sleep(RETRY).await,
+            }
+        }
+    }
+
+    /// Calls `attempt` until it succeeds (its body), answers one of `gone` (None), or the
+    /// deadline passes while it answers one of `busy`.
+    async fn retry<F, Fut>(
+        &self,
+        what: &str,
+        attempt: F,
+        busy: &[&str],
+        gone: &[&str],
+    ) -> anyhow::Result<Option<Value>>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = anyhow::Result<ApiResult>>,
+    {
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            let result = attempt().await?;
+            match result.error.as_deref() {
+                None => return Ok(Some(result.body)),
+                Some(code) if gone.contains(&code) => return Ok(None),
+                Some(code) if busy.contains(&code) && Instant::now() < deadline => {
+                    // Polling with a deadline: a short pause between attempts.
+                    tokio::time::sleep(RETRY).await;
+                }
+                Some(code) => bail!("{what} failed with {code}: {}", result.body),
+            }
+        }
+    }
+}
+
+/// Success, or one of the error codes that mean there is nothing left to do.
+fn tolerate(result: &ApiResult, operation: &str, codes: &[&str]) -> anyhow::Result<()> {
+    match result.error.as_deref() {
+        None => Ok(()),
+        Some(code) if codes.contains(&code) => Ok(()),
+        Some(code) => bail!("{operation} failed with {code}: {}", result.body),
+    }
+}
+
+fn text(value: &Value, key: &str) -> String {
+    value
+        .get(key)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// `family` of `arn:aws:ecs:region:account:task-definition/family:revision`.
+fn family(arn: &str) -> &str {
+    let name = arn.rsplit('/').next().unwrap_or(arn);
+    name.rsplit_once(':').map_or(name, |(family, _)| family)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pair(a: &str, b: &str) -> (String, String) {
+        (a.to_owned(), b.to_owned())
+    }
+
+    #[test]
+    fn since_keeps_only_what_is_new() {
+        let before = Inventory {
+            namespaces: vec![pair("ns-1", "mine.local")],
+            task_definitions: vec!["arn:td/web:1".to_owned()],
+            ..Inventory::default()
+        };
+        let now = Inventory {
+            namespaces: vec![pair("ns-1", "mine.local"), pair("ns-2", "app.local")],
+            task_definitions: vec!["arn:td/web:1".to_owned(), "arn:td/web:2".to_owned()],
+            ..Inventory::default()
+        };
+        let new = now.since(&before);
+        assert_eq!(new.namespaces, vec![pair("ns-2", "app.local")]);
+        assert_eq!(new.task_definitions, vec!["arn:td/web:2".to_owned()]);
+        assert!(before.since(&now).is_empty());
+    }
+
+    #[test]
+    fn families_come_from_task_definition_arns() {
+        assert_eq!(
+            family("arn:aws:ecs:us-east-1:123456789012:task-definition/web-abcdef:3"),
+            "web-abcdef"
+        );
+        assert_eq!(family("web:1"), "web");
+    }
+
+    #[test]
+    fn descriptions_name_what_is_left() {
+        let left = Inventory {
+            namespaces: (0..7)
+                .map(|i| pair(&format!("ns-{i}"), &format!("n{i}.local")))
+                .collect(),
+            tasks: vec![pair("c", "arn:task/1")],
+            ..Inventory::default()
+        };
+        assert_eq!(
+            left.describe(),
+            "Cloud Map namespaces: n0.local, n1.local, n2.local, n3.local, n4.local and 2 more; ECS tasks: arn:task/1"
+        );
+    }
+}
