@@ -87,6 +87,12 @@ cargo run --quiet --locked -p conformance -- run --target k3s --report "$report_
 cargo run --quiet --locked -p conformance -- matrix "$report_dir/reference.json" "$report_dir/reference-strict.json" "$report_dir/moto.json" "$report_dir/k3s.json" --out "$report_dir/matrix.md" \
   && echo "conformance matrix: $report_dir/matrix.md" || failed_steps+=("conformance-matrix")
 
+# The suite twice against one long-running default-flag server holding a bystander: both runs
+# green, and afterwards only the bystander is left. Its cargo test results count like the others.
+echo "==> endpoint-twice: bash ci/endpoint-twice.sh"
+bash ci/endpoint-twice.sh 2>&1 | tee -a "$log"
+[ "${PIPESTATUS[0]}" -eq 0 ] || failed_steps+=("endpoint-twice")
+
 # The README followed from top to bottom (its shell blocks, against the server started as it says);
 # its blocks count like tests.
 echo "==> readme: bash ci/readme-test.sh"

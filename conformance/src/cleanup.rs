@@ -203,11 +203,30 @@ impl<'t> Cleaner<'t> {
         if !self.has_ecs() {
             return Ok(inventory);
         }
-        for arn in self
+        let listed: Vec<String> = self
             .list(Ecs, "ListClusters", json!({}), "clusterArns")
             .await?
-        {
-            let arn = arn.as_str().unwrap_or_default().to_owned();
+            .iter()
+            .filter_map(|arn| arn.as_str().map(str::to_owned))
+            .collect();
+        // Some implementations (moto) list deleted clusters too: only ACTIVE ones count.
+        let mut active = Vec::new();
+        for chunk in listed.chunks(100) {
+            let body = self
+                .ok(Ecs, "DescribeClusters", json!({"clusters": chunk}))
+                .await?;
+            for cluster in body
+                .get("clusters")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                if text(cluster, "status") == "ACTIVE" {
+                    active.push(text(cluster, "clusterArn"));
+                }
+            }
+        }
+        for arn in active {
             let name = arn.rsplit('/').next().unwrap_or_default().to_owned();
             let params = json!({"cluster": arn});
             for service in self

@@ -54,9 +54,11 @@ pub fn reference_capabilities() -> Vec<Capability> {
 /// What an endpoint target declares in `CONFORMANCE_CAPABILITIES` (comma-separated); an unknown
 /// name is an error, not silently dropped.
 pub fn endpoint_capabilities() -> anyhow::Result<Vec<Capability>> {
-    std::env::var("CONFORMANCE_CAPABILITIES")
-        .unwrap_or_default()
-        .split(',')
+    parse_capabilities(&std::env::var("CONFORMANCE_CAPABILITIES").unwrap_or_default())
+}
+
+fn parse_capabilities(list: &str) -> anyhow::Result<Vec<Capability>> {
+    list.split(',')
         .filter(|s| !s.trim().is_empty())
         .map(|s| {
             Capability::parse(s.trim()).with_context(|| {
@@ -77,6 +79,10 @@ pub const KINDS: [&str; 4] = ["reference", "reference-strict", "endpoint", "k3s"
 /// valid rather than a failure per scenario: the kind, and for `endpoint` its variables and that
 /// something answers at `CONFORMANCE_ENDPOINT`.
 pub fn check(kind: &str) -> anyhow::Result<()> {
+    check_with(kind, |name| std::env::var(name).ok())
+}
+
+fn check_with(kind: &str, var: impl Fn(&str) -> Option<String>) -> anyhow::Result<()> {
     if !KINDS.contains(&kind) {
         bail!(
             "unknown target {kind:?}; the targets are: {}",
@@ -86,7 +92,7 @@ pub fn check(kind: &str) -> anyhow::Result<()> {
     if kind != "endpoint" {
         return Ok(());
     }
-    let endpoint = std::env::var("CONFORMANCE_ENDPOINT").map_err(|_| {
+    let endpoint = var("CONFORMANCE_ENDPOINT").ok_or_else(|| {
         anyhow::anyhow!(
             "the endpoint target needs CONFORMANCE_ENDPOINT, the URL of the implementation's API, e.g. http://127.0.0.1:5373"
         )
@@ -97,12 +103,12 @@ pub fn check(kind: &str) -> anyhow::Result<()> {
         .with_context(|| {
             format!("CONFORMANCE_ENDPOINT={endpoint:?} is not an http(s) URL, e.g. http://127.0.0.1:5373")
         })?;
-    if let Ok(dns) = std::env::var("CONFORMANCE_DNS") {
+    if let Some(dns) = var("CONFORMANCE_DNS") {
         dns.parse::<SocketAddr>().map_err(|_| {
             anyhow::anyhow!("CONFORMANCE_DNS={dns:?} is not IP:PORT, e.g. 127.0.0.1:1053")
         })?;
     }
-    endpoint_capabilities()?;
+    parse_capabilities(&var("CONFORMANCE_CAPABILITIES").unwrap_or_default())?;
     let host = url.host_str().unwrap_or_default();
     let port = url.port_or_known_default().unwrap_or(80);
     let reachable = std::net::ToSocketAddrs::to_socket_addrs(&(host, port))
@@ -424,5 +430,68 @@ fn reference_binary() -> anyhow::Result<PathBuf> {
             "{} does not exist: run `cargo build -p reference-server` or set REFERENCE_SERVER_BIN",
             candidate.display()
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn error(kind: &str, vars: &[(&str, &str)]) -> String {
+        let vars: Vec<(String, String)> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        let lookup = |name: &str| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+        format!("{:#}", check_with(kind, lookup).unwrap_err())
+    }
+
+    #[test]
+    fn a_bad_target_is_one_error_that_names_what_is_valid() {
+        assert!(
+            error("bogus", &[])
+                .contains("the targets are: reference, reference-strict, endpoint, k3s")
+        );
+        assert!(error("endpoint", &[]).contains("needs CONFORMANCE_ENDPOINT"));
+        assert!(
+            error("endpoint", &[("CONFORMANCE_ENDPOINT", "localhost:5373")])
+                .contains("is not an http(s) URL, e.g. http://127.0.0.1:5373")
+        );
+        let listening = TcpListener::bind("127.0.0.1:0").unwrap();
+        let up = format!("http://{}", listening.local_addr().unwrap());
+        assert!(
+            error(
+                "endpoint",
+                &[
+                    ("CONFORMANCE_ENDPOINT", &up),
+                    ("CONFORMANCE_DNS", "localhost:53")
+                ]
+            )
+            .contains("is not IP:PORT, e.g. 127.0.0.1:1053")
+        );
+        let capability = error(
+            "endpoint",
+            &[
+                ("CONFORMANCE_ENDPOINT", &up),
+                ("CONFORMANCE_CAPABILITIES", "dns, bogus"),
+            ],
+        );
+        assert!(
+            capability.contains("unknown capability \"bogus\""),
+            "{capability}"
+        );
+        assert!(
+            capability
+                .contains("dns, active-health, cli, strict-aws, async-operations, ecs, docker"),
+            "{capability}"
+        );
+        assert!(
+            check_with("endpoint", |name| (name == "CONFORMANCE_ENDPOINT")
+                .then(|| up.clone()))
+            .is_ok()
+        );
+        drop(listening);
+        assert!(error("endpoint", &[("CONFORMANCE_ENDPOINT", &up)]).contains("nothing answers at"));
+        assert!(check_with("reference", |_| None).is_ok());
     }
 }
