@@ -406,31 +406,7 @@ impl<'t> Cleaner<'t> {
             )?;
         }
         for (id, name) in &owned.services {
-            let instances = self
-                .list(Sd, "ListInstances", json!({"ServiceId": id}), "Instances")
-                .await;
-            // The service may have gone with its namespace meanwhile.
-            for instance in instances.unwrap_or_default() {
-                let result = self
-                    .call(
-                        Sd,
-                        "DeregisterInstance",
-                        json!({"ServiceId": id, "InstanceId": text(&instance, "Id")}),
-                    )
-                    .await?;
-                tolerate(
-                    &result,
-                    "DeregisterInstance",
-                    &["InstanceNotFound", "ServiceNotFound"],
-                )?;
-            }
-            self.retry(
-                &format!("DeleteService {name}"),
-                || async { self.call(Sd, "DeleteService", json!({"Id": id})).await },
-                &["ResourceInUse"],
-                &["ServiceNotFound"],
-            )
-            .await?;
+            self.delete_service(id, name).await?;
         }
         for (id, name) in &owned.namespaces {
             let result = self
@@ -452,6 +428,45 @@ impl<'t> Cleaner<'t> {
             }
         }
         Ok(())
+    }
+
+    /// Deregisters the service's instances and deletes it. An instance can still be arriving (a
+    /// registration the scenario started that completes later) or busy with an operation of its
+    /// own (DuplicateRequest): while the service is in use, its instances are listed and
+    /// deregistered again, up to `DEADLINE`.
+    async fn delete_service(&self, id: &str, name: &str) -> anyhow::Result<()> {
+        use ApiService::Servicediscovery as Sd;
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            // The service may have gone with its namespace meanwhile: then there is nothing to list.
+            let instances = self
+                .list(Sd, "ListInstances", json!({"ServiceId": id}), "Instances")
+                .await
+                .unwrap_or_default();
+            for instance in instances {
+                let result = self
+                    .call(
+                        Sd,
+                        "DeregisterInstance",
+                        json!({"ServiceId": id, "InstanceId": text(&instance, "Id")}),
+                    )
+                    .await?;
+                tolerate(
+                    &result,
+                    "DeregisterInstance",
+                    &["InstanceNotFound", "ServiceNotFound", "DuplicateRequest"],
+                )?;
+            }
+            let result = self.call(Sd, "DeleteService", json!({"Id": id})).await?;
+            match result.error.as_deref() {
+                None | Some("ServiceNotFound") => return Ok(()),
+                Some("ResourceInUse") if Instant::now() < deadline => {
+                    // Polling with a deadline: deregistrations finish asynchronously.
+                    tokio::time::sleep(RETRY).await;
+                }
+                Some(code) => bail!("DeleteService {name} failed with {code}: {}", result.body),
+            }
+        }
     }
 
     /// Waits until the operation is no longer SUBMITTED or PENDING; an error if it FAILs.

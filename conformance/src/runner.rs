@@ -28,9 +28,10 @@ pub struct Runner<'t> {
     refs: Refs,
     /// Where this scenario's snapshots live, and its name (their prefix).
     snapshots: Option<(PathBuf, String)>,
-    /// Namespace creations the scenario started: cleanup waits for them, so that a namespace
-    /// still being created when a step failed is found and removed too.
-    creations: Vec<String>,
+    /// The operations the scenario's API steps started: cleanup waits for them, so that a
+    /// namespace still being created, or an instance still being registered, when the steps
+    /// ended is found and removed too.
+    operations: Vec<String>,
 }
 
 impl<'t> Runner<'t> {
@@ -63,7 +64,7 @@ impl<'t> Runner<'t> {
             vars,
             refs: Refs::default(),
             snapshots,
-            creations: Vec::new(),
+            operations: Vec::new(),
         }
     }
 
@@ -128,8 +129,8 @@ impl<'t> Runner<'t> {
     /// scenario), which would be left behind on a shared endpoint.
     async fn clean_up(&self, before: Option<&Inventory>) -> anyhow::Result<()> {
         let cleaner = Cleaner::new(self.target, &self.client);
-        for operation in &self.creations {
-            // A failed creation leaves nothing to remove.
+        for operation in &self.operations {
+            // A failed operation leaves nothing to remove.
             let _ = cleaner.wait_operation(operation).await;
         }
         let unique = self
@@ -266,11 +267,9 @@ impl<'t> Runner<'t> {
             _ => {}
         }
         if step.service == ApiService::Servicediscovery
-            && step.operation.starts_with("Create")
-            && step.operation.ends_with("Namespace")
             && let Some(operation) = result.body.get("OperationId").and_then(Value::as_str)
         {
-            self.creations.push(operation.to_owned());
+            self.operations.push(operation.to_owned());
         }
         if let Some(expect) = &step.expect {
             matches(&self.expand_value(expect)?, &result.body, "")?;
