@@ -31,21 +31,30 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-trap 'exit 143' TERM INT
+trap 'exit 143' TERM
+trap 'exit 130' INT
 
-log "building and starting the server with default flags"
-cargo build --quiet --release --locked -p reference-server || exit 1
-XDG_DATA_HOME="$work/data" "${CARGO_TARGET_DIR:-target}/release/reference-server" >"$work/server.log" 2>&1 &
+log "starting the server with default flags"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/cloudmap-target}"
+# REBUILD=1: cargo build first, so the binary is the checked-out code (a no-op when it is).
+binary=$(REBUILD=1 reference_binary) || exit 1
+XDG_DATA_HOME="$work/data" "$binary" >"$work/server.log" 2>&1 &
 server_pid=$!
+up=0
 for _ in $(seq 600); do
-  curl -sf -o /dev/null http://127.0.0.1:5373/health && break
-  kill -0 "$server_pid" 2>/dev/null || { log "the server exited:"; tail -n 20 "$work/server.log"; exit 1; }
+  curl -sf -o /dev/null http://127.0.0.1:5373/health && { up=1; break; }
+  kill -0 "$server_pid" 2>/dev/null || break
   sleep 0.1
 done
+if [ "$up" -eq 0 ]; then
+  log "the server did not become ready on 127.0.0.1:5373:"
+  tail -n 20 "$work/server.log"
+  exit 1
+fi
 
 export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_DEFAULT_REGION=us-east-1
 aws_local() { aws --endpoint-url http://127.0.0.1:5373 "$@"; }
-log "the bystander: namespace bystander.example with service keep (one instance), ECS cluster bystander"
+log "the bystander: namespace bystander.example with service keep (one instance); ECS cluster bystander with service keep (desired 0) and task definition family bystander"
 operation=$(aws_local servicediscovery create-http-namespace --name bystander.example --query OperationId --output text) || exit 1
 namespace=
 for _ in $(seq 300); do
@@ -54,10 +63,18 @@ for _ in $(seq 300); do
   [ -n "$namespace" ] && [ "$namespace" != "None" ] && break
   sleep 0.1
 done
+if [ -z "$namespace" ] || [ "$namespace" = "None" ]; then
+  log "the bystander namespace was not created (operation $operation)"
+  exit 1
+fi
 service=$(aws_local servicediscovery create-service --name keep --namespace-id "$namespace" --query Service.Id --output text) || exit 1
 aws_local servicediscovery register-instance --service-id "$service" --instance-id keep-1 \
   --attributes AWS_INSTANCE_IPV4=10.9.9.9 >/dev/null || exit 1
 aws_local ecs create-cluster --cluster-name bystander >/dev/null || exit 1
+aws_local ecs register-task-definition --family bystander \
+  --container-definitions '[{"name":"app","image":"cloudmap-base/debian:bookworm","essential":true}]' >/dev/null || exit 1
+aws_local ecs create-service --cluster bystander --service-name keep --task-definition bystander \
+  --desired-count 0 >/dev/null || exit 1
 
 capabilities=dns,active-health,cli,ecs
 if docker info >/dev/null 2>&1; then
@@ -91,20 +108,27 @@ active = [c["clusterName"] for c in ecs.get("clusters", []) if c["status"] == "A
 if active != ["bystander"]:
     problems.append(f"ACTIVE ECS clusters {active}, expected only bystander")
 services = [s["serviceName"] for s in ecs.get("services", []) if s["status"] != "INACTIVE"]
+if services != ["keep"]:
+    problems.append(f"ECS services {services[:5]}, expected only the bystander's keep")
+definitions = [d["family"] for d in ecs.get("taskDefinitions", []) if d["status"] == "ACTIVE"]
+if definitions != ["bystander"]:
+    problems.append(f"ACTIVE task definitions {definitions[:5]}, expected only bystander")
 tasks = [t["taskArn"] for t in ecs.get("tasks", []) if t.get("lastStatus") != "STOPPED"]
-definitions = [d["taskDefinitionArn"] for d in ecs.get("taskDefinitions", []) if d["status"] == "ACTIVE"]
-for what, left in [("ECS services", services), ("ECS tasks", tasks), ("ACTIVE task definitions", definitions)]:
-    if left:
-        problems.append(f"{what} left: {left[:5]}")
+if tasks:
+    problems.append(f"ECS tasks left: {tasks[:5]}")
 for problem in problems:
     print(f"[endpoint-twice] LEFT BEHIND: {problem}")
 if not problems:
     print("[endpoint-twice] afterwards the server holds the bystander and nothing else")
 sys.exit(1 if problems else 0)
 PY
-# The server's containers and cluster networks carry its owner label.
+# The server's containers and cluster networks carry its owner label (in GET /_state).
+owner=$(python3 -c 'import json, sys; print((json.load(open(sys.argv[1]))["ecs"] or {}).get("owner", ""))' "$work/state.json")
+[ -n "$owner" ] || { log "GET /_state names no ECS owner"; status=1; }
 for kind in container network; do
-  left=$(docker "$kind" ls -q --filter label=io.cloudmap-conformance.owner 2>/dev/null | wc -l)
+  flags=(-q --filter "label=io.cloudmap-conformance.owner=$owner")
+  [ "$kind" = container ] && flags+=(-a)   # stopped containers too
+  left=$(docker "$kind" ls "${flags[@]}" 2>/dev/null | wc -l)
   if [ "$left" -ne 0 ]; then
     log "LEFT BEHIND: $left Docker ${kind}s of the server"
     status=1

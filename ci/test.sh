@@ -35,9 +35,8 @@ step clippy cargo clippy --workspace --all-targets --locked -- -D warnings
 
 log=$(mktemp)
 conformance_log=$(mktemp)
-moto_pid=
-# Killed CI runs must not leave moto or logs behind.
-trap 'rm -f "$log" "$conformance_log"; [ -n "$moto_pid" ] && kill "$moto_pid" 2>/dev/null; true' EXIT
+# Killed CI runs must not leave logs behind (ci/compat.sh stops the peers it starts).
+trap 'rm -f "$log" "$conformance_log"' EXIT
 trap 'exit 143' TERM INT
 # --no-fail-fast: every test binary runs and is counted, even after one has failed.
 echo "==> tests: cargo test --workspace --locked --no-fail-fast"
@@ -55,36 +54,34 @@ else
   echo "==> kubernetes: SKIPPED the live Kubernetes tests: KUBECONFIG is not set (no cluster here)"
 fi
 
-# The conformance suite against a second, independent implementation (moto_server) and against the
-# reference server, through the `conformance run` entry point; the matrix is the report users read.
+# The conformance suite through the `conformance run` entry point against the reference server,
+# against two independent implementations (ci/compat.sh: moto_server, and fakecloud when its binary
+# is already built — its build takes ~30 min, too long for a CI run), and against reference-strict
+# and k3s; the matrix is the report users read.
 report_dir="${CONFORMANCE_REPORT_DIR:-$CARGO_TARGET_DIR/conformance-report}"
+export CONFORMANCE_REPORT_DIR=$report_dir
 rm -rf "$report_dir"
-moto_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-python3 -m moto.server -H 127.0.0.1 -p "$moto_port" >"$report_dir.moto.log" 2>&1 &
-moto_pid=$!
-moto_up=0
-for _ in $(seq 100); do
-  curl -sf -o /dev/null "http://127.0.0.1:$moto_port/moto-api/" && { moto_up=1; break; }
-  sleep 0.1
-done
-if [ "$moto_up" -eq 0 ]; then
-  echo "moto_server did not start:"
-  tail -n 20 "$report_dir.moto.log"
-  failed_steps+=("moto-start")
-fi
-echo "==> conformance: reference, moto_server, reference-strict and k3s"
+mkdir -p "$report_dir"
+echo "==> conformance: reference, moto_server, fakecloud, reference-strict and k3s"
 # The reference run repeats the scenarios cargo test already counted: it is here for the report.
 cargo run --quiet --locked -p conformance -- run --target reference --report "$report_dir" || failed_steps+=("conformance-reference")
-CONFORMANCE_ENDPOINT="http://127.0.0.1:$moto_port" CONFORMANCE_CAPABILITIES=cli,ecs \
-  cargo run --quiet --locked -p conformance -- run --target endpoint --name moto --report "$report_dir" 2>&1 | tee -a "$conformance_log" || failed_steps+=("conformance-moto")
-kill "$moto_pid" 2>/dev/null || true
+bash ci/compat.sh moto 2>&1 | tee -a "$conformance_log"
+[ "${PIPESTATUS[0]}" -eq 0 ] || failed_steps+=("conformance-moto")
+reports=("$report_dir/reference.json" "$report_dir/reference-strict.json" "$report_dir/moto.json")
+bash ci/compat.sh fakecloud 2>&1 | tee -a "$conformance_log"
+case "${PIPESTATUS[0]}" in
+  0) reports+=("$report_dir/fakecloud.json") ;;
+  3) ;; # "skipped: fakecloud not installed", printed by compat.sh
+  *) failed_steps+=("conformance-fakecloud") ;;
+esac
 # The reference server with AWS's rules and timing (--strict, operation and custom-health delays)
 # runs the scenarios that need them; counted, like moto's.
 cargo run --quiet --locked -p conformance -- run --target reference-strict --report "$report_dir" 2>&1 | tee -a "$conformance_log" || failed_steps+=("conformance-reference-strict")
 # The k3s target runs where a rancher/k3s image is on the Docker engine; elsewhere it reports every
 # scenario skipped, with the reason, in its own column of the matrix.
 cargo run --quiet --locked -p conformance -- run --target k3s --report "$report_dir" 2>&1 | tee -a "$conformance_log" || failed_steps+=("conformance-k3s")
-cargo run --quiet --locked -p conformance -- matrix "$report_dir/reference.json" "$report_dir/reference-strict.json" "$report_dir/moto.json" "$report_dir/k3s.json" --out "$report_dir/matrix.md" \
+reports+=("$report_dir/k3s.json")
+cargo run --quiet --locked -p conformance -- matrix "${reports[@]}" --out "$report_dir/matrix.md" \
   && echo "conformance matrix: $report_dir/matrix.md" || failed_steps+=("conformance-matrix")
 
 # The suite twice against one long-running default-flag server holding a bystander: both runs
@@ -102,7 +99,8 @@ bash ci/readme-test.sh 2>&1 | tee -a "$conformance_log"
 passed=$(grep -E '^test result:' "$log" | sed -E 's/.* ([0-9]+) passed.*/\1/' | awk '{s+=$1} END {print s+0}')
 failed=$(grep -E '^test result:' "$log" | sed -E 's/.* ([0-9]+) failed.*/\1/' | awk '{s+=$1} END {print s+0}')
 ignored=$(grep -E '^test result:' "$log" | sed -E 's/.* ([0-9]+) ignored.*/\1/' | awk '{s+=$1} END {print s+0}')
-# moto's, reference-strict's and k3s's scenario verdicts count too, and the README's blocks.
+# moto's, fakecloud's, reference-strict's and k3s's scenario verdicts count too, and the README's
+# blocks.
 while read -r p f s; do
   passed=$((passed + p)); failed=$((failed + f)); ignored=$((ignored + s))
 done < <(grep -E '^[0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$' "$conformance_log" | sed -E 's/([0-9]+) passed, ([0-9]+) failed, ([0-9]+) skipped/\1 \2 \3/')

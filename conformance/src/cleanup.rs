@@ -135,7 +135,19 @@ impl<'t> Cleaner<'t> {
         operation: &str,
         params: Value,
     ) -> anyhow::Result<ApiResult> {
-        driver::api(self.client, self.target, service, operation, &params).await
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            let result = driver::api(self.client, self.target, service, operation, &params).await?;
+            let throttled = matches!(
+                result.error.as_deref(),
+                Some("ThrottlingException" | "TooManyRequestsException" | "RequestLimitExceeded")
+            );
+            if !throttled || Instant::now() >= deadline {
+                return Ok(result);
+            }
+            // Polling with a deadline: a throttled target is asked again a little later.
+            tokio::time::sleep(RETRY * 5).await;
+        }
     }
 
     /// `operation` must succeed; its body.
@@ -183,9 +195,14 @@ impl<'t> Cleaner<'t> {
         self.target.has(Capability::Ecs)
     }
 
-    /// The target's resources now.
-    pub async fn inventory(&self) -> anyhow::Result<Inventory> {
+    /// The target's resources now. `everything`: all of them (to compare before and after an
+    /// exclusive scenario, or to check a server started for one scenario is empty again);
+    /// otherwise only what can belong to the scenario whose `${unique}` is `unique` — the
+    /// namespaces, clusters and task definitions by name, and only inside its own clusters, so
+    /// that cleanup on a shared account neither lists nor touches everyone's ECS services.
+    pub async fn inventory(&self, everything: bool, unique: &str) -> anyhow::Result<Inventory> {
         use ApiService::{Ecs, Servicediscovery as Sd};
+        let mine = |name: &str| !unique.is_empty() && name.contains(unique);
         let mut inventory = Inventory::default();
         for ns in self
             .list(Sd, "ListNamespaces", json!({}), "Namespaces")
@@ -195,10 +212,12 @@ impl<'t> Cleaner<'t> {
                 .namespaces
                 .push((text(&ns, "Id"), text(&ns, "Name")));
         }
-        for service in self.list(Sd, "ListServices", json!({}), "Services").await? {
-            inventory
-                .services
-                .push((text(&service, "Id"), text(&service, "Name")));
+        if everything {
+            for service in self.list(Sd, "ListServices", json!({}), "Services").await? {
+                inventory
+                    .services
+                    .push((text(&service, "Id"), text(&service, "Name")));
+            }
         }
         if !self.has_ecs() {
             return Ok(inventory);
@@ -226,21 +245,34 @@ impl<'t> Cleaner<'t> {
                 }
             }
         }
-        for arn in active {
+        'clusters: for arn in active {
             let name = arn.rsplit('/').next().unwrap_or_default().to_owned();
-            let params = json!({"cluster": arn});
-            for service in self
-                .list(Ecs, "ListServices", params.clone(), "serviceArns")
-                .await?
-            {
-                inventory
-                    .ecs_services
-                    .push((arn.clone(), service.as_str().unwrap_or_default().to_owned()));
-            }
-            for task in self.list(Ecs, "ListTasks", params, "taskArns").await? {
-                inventory
-                    .tasks
-                    .push((arn.clone(), task.as_str().unwrap_or_default().to_owned()));
+            if everything || mine(&name) {
+                let params = json!({"cluster": arn});
+                let mut found = Vec::new();
+                for (operation, items) in
+                    [("ListServices", "serviceArns"), ("ListTasks", "taskArns")]
+                {
+                    match self.list(Ecs, operation, params.clone(), items).await {
+                        Ok(page) => found.push(page),
+                        // Deleted meanwhile by the scenario it belongs to.
+                        Err(error) if format!("{error:#}").contains("ClusterNotFoundException") => {
+                            continue 'clusters;
+                        }
+                        Err(error) => return Err(error),
+                    }
+                }
+                let [services, tasks] = <[Vec<Value>; 2]>::try_from(found).unwrap_or_default();
+                for service in services {
+                    inventory
+                        .ecs_services
+                        .push((arn.clone(), service.as_str().unwrap_or_default().to_owned()));
+                }
+                for task in tasks {
+                    inventory
+                        .tasks
+                        .push((arn.clone(), task.as_str().unwrap_or_default().to_owned()));
+                }
             }
             inventory.clusters.push((arn, name));
         }
@@ -277,6 +309,9 @@ impl<'t> Cleaner<'t> {
         // The services of owned namespaces (a service summary does not name its namespace).
         let mut services: BTreeSet<(String, String)> = new.services.iter().cloned().collect();
         services.extend(now.services.iter().filter(|(_, name)| mine(name)).cloned());
+        // Not every implementation honours the NAMESPACE_ID filter (moto ignores it): each service
+        // listed is checked with GetService before it counts as the namespace's.
+        let owned_ids: BTreeSet<&str> = owned.namespaces.iter().map(|n| n.0.as_str()).collect();
         for (id, _) in &owned.namespaces {
             let filter =
                 json!({"Filters": [{"Name": "NAMESPACE_ID", "Values": [id], "Condition": "EQ"}]});
@@ -289,7 +324,22 @@ impl<'t> Cleaner<'t> {
                 )
                 .await?
             {
-                services.insert((text(&service, "Id"), text(&service, "Name")));
+                let service_id = text(&service, "Id");
+                let detail = self
+                    .call(
+                        ApiService::Servicediscovery,
+                        "GetService",
+                        json!({"Id": service_id}),
+                    )
+                    .await?;
+                let namespace = detail
+                    .body
+                    .pointer("/Service/NamespaceId")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
+                if owned_ids.contains(namespace) {
+                    services.insert((service_id, text(&service, "Name")));
+                }
             }
         }
         owned.services = services.into_iter().collect();
@@ -313,9 +363,9 @@ impl<'t> Cleaner<'t> {
         owned.tasks = now
             .tasks
             .iter()
-            .filter(|(cluster, arn)| {
-                in_owned_cluster(cluster) || new.tasks.iter().any(|t| &t.1 == arn)
-            })
+            // Only in the scenario's clusters: a new task elsewhere may be a bystander's
+            // replacement task (the tasks of the scenario's ECS services stop with them).
+            .filter(|(cluster, _)| in_owned_cluster(cluster))
             .cloned()
             .collect();
         owned.task_definitions = now
@@ -413,7 +463,7 @@ impl<'t> Cleaner<'t> {
                 .retry(
                     &format!("DeleteNamespace {name}"),
                     || async { self.call(Sd, "DeleteNamespace", json!({"Id": id})).await },
-                    &["ResourceInUse"],
+                    &["ResourceInUse", "DuplicateRequest"],
                     &["NamespaceNotFound"],
                 )
                 .await?;

@@ -91,7 +91,7 @@ impl<'t> Runner<'t> {
         let before = match &scenario.exclusive {
             Some(_) => Some(
                 cleaner
-                    .inventory()
+                    .inventory(true, "")
                     .await
                     .context("listing the target's resources before the scenario")?,
             ),
@@ -138,11 +138,11 @@ impl<'t> Runner<'t> {
             .get("unique")
             .map(String::as_str)
             .unwrap_or_default();
-        let now = cleaner.inventory().await?;
+        let now = cleaner.inventory(before.is_some(), unique).await?;
         let owned = cleaner.owned(&now, unique, before).await?;
         cleaner.remove(&owned).await?;
         if self.target.started_empty() {
-            let left = cleaner.inventory().await?;
+            let left = cleaner.inventory(true, "").await?;
             if !left.is_empty() {
                 bail!(
                     "left behind after cleanup (name what you create with ${{unique}}, or declare the scenario exclusive): {}",
@@ -245,6 +245,13 @@ impl<'t> Runner<'t> {
             &params,
         )
         .await?;
+        // Recorded before anything is judged: a call expected to fail that started an operation
+        // anyway must be waited for too.
+        if step.service == ApiService::Servicediscovery
+            && let Some(operation) = result.body.get("OperationId").and_then(Value::as_str)
+        {
+            self.operations.push(operation.to_owned());
+        }
         match (&step.error, &result.error) {
             (None, Some(code)) => bail!(
                 "{} failed with {code} (HTTP {}): {}",
@@ -265,11 +272,6 @@ impl<'t> Runner<'t> {
                 )
             }
             _ => {}
-        }
-        if step.service == ApiService::Servicediscovery
-            && let Some(operation) = result.body.get("OperationId").and_then(Value::as_str)
-        {
-            self.operations.push(operation.to_owned());
         }
         if let Some(expect) = &step.expect {
             matches(&self.expand_value(expect)?, &result.body, "")?;
@@ -303,8 +305,19 @@ impl<'t> Runner<'t> {
         settings.set_omit_expression(true);
         let snapshot_name = format!("{scenario}__{name}");
         crate::suite::note_snapshot(&directory.join(format!("{snapshot_name}.snap")));
-        settings.bind(|| insta::assert_json_snapshot!(snapshot_name, redacted));
-        Ok(())
+        // insta reports a mismatch by panicking; caught here, so that cleanup still runs after it.
+        let name = snapshot_name.clone();
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            settings.bind(|| insta::assert_json_snapshot!(name, redacted));
+        }))
+        .map_err(|panic| {
+            let message = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+                .unwrap_or_default();
+            anyhow::anyhow!("snapshot {snapshot_name} does not match (diff above): {message}")
+        })
     }
 
     fn cli(&mut self, step: &CliStep) -> anyhow::Result<()> {

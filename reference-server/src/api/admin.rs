@@ -7,7 +7,8 @@
 //!   once everything is gone. (moto's equivalent is `POST /moto-api/reset`.)
 //! - `GET /_state` dumps what the server holds as JSON, in the AWS shapes of GetNamespace,
 //!   GetService, GetInstance (plus the instance's health) and GetOperation, per region, and the
-//!   ECS clusters, services, tasks and task definitions as DescribeX answers them.
+//!   ECS clusters, services, tasks and task definitions as DescribeX answers them, and the owner
+//!   label of the server's Docker containers and networks.
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
@@ -112,6 +113,9 @@ pub async fn dump(State(state): State<Arc<AppState>>) -> Response {
     let ecs = state.ecs.as_ref().map(|ecs| {
         ecs.store.read(|s| {
             json!({
+                // The value of the `io.cloudmap-conformance.owner` label on this server's
+                // containers and networks.
+                "owner": s.owner,
                 "clusters": s.clusters.values().collect::<Vec<_>>(),
                 "services": s.services.values().collect::<Vec<_>>(),
                 "tasks": s.tasks.values().map(|t| &t.wire).collect::<Vec<_>>(),

@@ -106,6 +106,7 @@ async fn a_reset_is_durable_across_kill_9() {
     let service = plain_service(&client, &namespace, "backend-api").await;
     register(&client, &service, "i-1", "10.0.0.1", &[]).await;
     let url = format!("http://{}", server.address);
+    let owner = state(&url).await["ecs"]["owner"].clone();
     let (status, _) = post_reset(&url).await;
     assert_eq!(status, 200);
     server.kill_hard();
@@ -116,4 +117,8 @@ async fn a_reset_is_durable_across_kill_9() {
     let after = state(&format!("http://{}", server.address)).await;
     assert_eq!(after["cloudMap"], serde_json::json!({}), "{after}");
     assert_eq!(after["ecs"]["clusters"], serde_json::json!([]));
+    // The owner label of the server's containers survives the reset and the restart, so the
+    // containers of before the crash are still recognised as this server's.
+    assert!(owner.as_str().is_some_and(|o| o.len() >= 8), "{owner}");
+    assert_eq!(after["ecs"]["owner"], owner);
 }
