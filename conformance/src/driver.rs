@@ -47,53 +47,41 @@ pub async fn api(
         params.clone()
     };
     let payload = serde_json::to_vec(&body)?;
-    let url = reqwest::Url::parse(&format!("{endpoint}/"))
+    let mut url = reqwest::Url::parse(&format!("{endpoint}/"))
         .with_context(|| format!("bad endpoint {endpoint}"))?;
-    let mut host = match (url.host_str(), url.port()) {
-        (Some(host), Some(port)) => format!("{host}:{port}"),
-        (Some(host), None) => host.to_owned(),
-        (None, _) => bail!("endpoint {endpoint} has no host"),
+    let Some(host) = url.host_str().map(str::to_owned) else {
+        bail!("endpoint {endpoint} has no host");
     };
-    let mut url = url.clone();
+    // The signature covers the host the request goes to (reqwest sends it from the URL).
     if target.host_prefix && operation.starts_with("DiscoverInstances") {
-        let prefixed = format!("data-{}", url.host_str().unwrap_or_default());
-        url.set_host(Some(&prefixed))
+        url.set_host(Some(&format!("data-{host}")))
             .with_context(|| format!("cannot prefix {endpoint}"))?;
-        host = format!("data-{host}");
     }
-    let date = crate::sigv4::now();
     let credentials = crate::sigv4::Credentials::from_env();
-    let mut headers = vec![
+    let headers = vec![
         (
             "content-type".to_owned(),
             "application/x-amz-json-1.1".to_owned(),
         ),
-        ("host".to_owned(), host),
-        ("x-amz-date".to_owned(), date.clone()),
         ("x-amz-target".to_owned(), format!("{prefix}.{operation}")),
     ];
-    if let Some(token) = &credentials.session_token {
-        headers.push(("x-amz-security-token".to_owned(), token.clone()));
-    }
-    let authorization = crate::sigv4::authorization(
+    let signature = crate::sigv4::signature_headers(
         &crate::sigv4::Request {
             method: "POST",
-            path: "/",
-            query: "",
+            url: url.as_str(),
             headers: &headers,
             payload: &payload,
         },
         &credentials,
         &target.region,
         signing_name,
-        &date,
-    );
+        std::time::SystemTime::now(),
+    )?;
     let mut request = client.post(url);
-    for (name, value) in headers.iter().filter(|(name, _)| name != "host") {
+    for (name, value) in headers.iter().chain(&signature) {
         request = request.header(name, value);
     }
     let response = request
-        .header("authorization", authorization)
         .body(payload)
         .send()
         .await
