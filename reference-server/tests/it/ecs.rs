@@ -3,9 +3,10 @@
 //! ECS sets, DNS follows them through kills, failing health checks, scaling, rollouts, deletion,
 //! server crashes; and without a runtime, tasks stop saying why.
 //!
-//! Needs a Docker engine and a local base image (`ci/docker.sh` provides both; the image is
-//! `$CLOUDMAP_TEST_IMAGE`, default `cloudmap-base/debian:bookworm`). Without them these tests
-//! fail under CI=true and are skipped, with the reason, elsewhere.
+//! The tests that run containers need a Docker engine and a local base image (`ci/docker.sh`
+//! provides both; the image is `$CLOUDMAP_TEST_IMAGE`, default `cloudmap-base/debian:bookworm`):
+//! they are `#[ignore]`d and run with `cargo test -p reference-server --test it ecs -- --ignored`
+//! (ci/test.sh does), where a missing engine or image fails them.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
@@ -30,21 +31,19 @@ fn image() -> String {
         .unwrap_or_else(|_| "cloudmap-base/debian:bookworm".to_owned())
 }
 
-/// Whether Docker and the test image are here; under CI their absence is a failure.
-fn docker_ready() -> bool {
+/// The tests that run containers are `#[ignore]`d, so that `cargo test` reports them as not run
+/// where there is no Docker engine; run with `--ignored` (as CI does), each fails at once, saying
+/// why, when the engine or the test image is missing.
+fn require_docker() {
     let found = Command::new("docker")
         .args(["image", "inspect", &image()])
         .output()
         .is_ok_and(|o| o.status.success());
-    if !found {
-        let reason = format!(
-            "no Docker engine or no image {} (run ci/docker.sh)",
-            image()
-        );
-        assert!(std::env::var_os("CI").is_none(), "{reason}");
-        eprintln!("SKIPPED: {reason}");
-    }
-    found
+    assert!(
+        found,
+        "no Docker engine or no image {} (run ci/docker.sh)",
+        image()
+    );
 }
 
 fn docker(args: &[&str]) -> String {
@@ -317,10 +316,9 @@ async fn web_service(server: &TestServer, namespace: &str, desired: i32) -> Web 
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs Docker and its base image (ci/docker.sh); CI runs it with --ignored"]
 async fn the_seed_service_json_runs_two_registered_tasks_that_dns_and_containers_resolve() {
-    if !docker_ready() {
-        return;
-    }
+    require_docker();
     let server = docker_server().await;
     let ecs = server.ecs();
     let dns = server.dns.unwrap();
@@ -456,10 +454,9 @@ async fn the_seed_service_json_runs_two_registered_tasks_that_dns_and_containers
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs Docker and its base image (ci/docker.sh); CI runs it with --ignored"]
 async fn a_killed_container_is_replaced_and_its_instance_deregistered() {
-    if !docker_ready() {
-        return;
-    }
+    require_docker();
     let server = docker_server().await;
     let ecs = server.ecs();
     let dns = server.dns.unwrap();
@@ -530,10 +527,9 @@ async fn a_killed_container_is_replaced_and_its_instance_deregistered() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs Docker and its base image (ci/docker.sh); CI runs it with --ignored"]
 async fn a_failing_container_health_check_keeps_the_task_out_of_dns_and_replaces_it() {
-    if !docker_ready() {
-        return;
-    }
+    require_docker();
     let server = docker_server().await;
     let ecs = server.ecs();
     let dns = server.dns.unwrap();
@@ -607,10 +603,9 @@ async fn a_failing_container_health_check_keeps_the_task_out_of_dns_and_replaces
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs Docker and its base image (ci/docker.sh); CI runs it with --ignored"]
 async fn scaling_to_zero_and_deleting_the_service_and_cluster_leave_nothing_behind() {
-    if !docker_ready() {
-        return;
-    }
+    require_docker();
     let server = docker_server().await;
     let ecs = server.ecs();
     let dns = server.dns.unwrap();
@@ -690,10 +685,9 @@ async fn scaling_to_zero_and_deleting_the_service_and_cluster_leave_nothing_behi
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs Docker and its base image (ci/docker.sh); CI runs it with --ignored"]
 async fn a_new_task_definition_rolls_the_registrations_over() {
-    if !docker_ready() {
-        return;
-    }
+    require_docker();
     let server = docker_server().await;
     let ecs = server.ecs();
     let Web {
@@ -742,10 +736,9 @@ async fn a_new_task_definition_rolls_the_registrations_over() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs Docker and its base image (ci/docker.sh); CI runs it with --ignored"]
 async fn tasks_survive_a_crash_of_the_server_and_are_adopted() {
-    if !docker_ready() {
-        return;
-    }
+    require_docker();
     let data = tempfile::tempdir().unwrap();
     let flags = [
         "--ecs-runtime",
@@ -1165,10 +1158,9 @@ async fn partial_deployment_configurations_merge_and_scaling_survives_a_deleted_
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs Docker and its base image (ci/docker.sh); CI runs it with --ignored"]
 async fn bridge_tasks_register_the_host_address_and_their_published_port_in_srv_records() {
-    if !docker_ready() {
-        return;
-    }
+    require_docker();
     let server = docker_server().await;
     let ecs = server.ecs();
     let dns = server.dns.unwrap();
@@ -1279,10 +1271,9 @@ async fn bridge_tasks_register_the_host_address_and_their_published_port_in_srv_
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs Docker and its base image (ci/docker.sh); CI runs it with --ignored"]
 async fn a_reset_stops_and_deregisters_every_task_and_leaves_nothing_behind() {
-    if !docker_ready() {
-        return;
-    }
+    require_docker();
     let server = docker_server().await;
     let ecs = server.ecs();
     let dns = server.dns.unwrap();
