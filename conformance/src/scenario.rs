@@ -287,8 +287,8 @@ pub fn parse_duration(text: &str) -> anyhow::Result<std::time::Duration> {
 /// steps can be written as one-key maps (`- api: {...}`) rather than YAML tags.
 pub fn load(path: &std::path::Path) -> anyhow::Result<Scenario> {
     let text = std::fs::read_to_string(path)?;
-    let document: serde_yaml::Value =
-        serde_yaml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    let document: serde_norway::Value =
+        serde_norway::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
     let document = serde_json::to_value(document)?;
     serde_json::from_value(document).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
 }

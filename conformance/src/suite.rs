@@ -25,7 +25,7 @@ pub fn load_expectations(path: &Path) -> anyhow::Result<Vec<KnownFailure>> {
         return Ok(Vec::new());
     }
     let text = std::fs::read_to_string(path)?;
-    let document: serde_yaml::Value = serde_yaml::from_str(&text)?;
+    let document: serde_norway::Value = serde_norway::from_str(&text)?;
     if document.is_null() {
         return Ok(Vec::new());
     }

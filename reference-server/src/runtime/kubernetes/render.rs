@@ -359,7 +359,7 @@ mod tests {
     }
 
     fn yaml<T: serde::Serialize>(object: &T) -> String {
-        serde_yaml::to_string(object).unwrap()
+        serde_norway::to_string(object).unwrap()
     }
 
     fn zones() -> Vec<Zone> {
@@ -495,8 +495,8 @@ mod tests {
         let path = format!("{}/deploy/kubernetes.yaml", env!("CARGO_MANIFEST_DIR"));
         let text = std::fs::read_to_string(path).unwrap();
         let mut kinds = Vec::new();
-        for document in serde_yaml::Deserializer::from_str(&text) {
-            let value = serde_yaml::Value::deserialize(document).unwrap();
+        for document in serde_norway::Deserializer::from_str(&text) {
+            let value = serde_norway::Value::deserialize(document).unwrap();
             let kind = value["kind"].as_str().unwrap().to_owned();
             let json = serde_json::to_value(&value).unwrap();
             match kind.as_str() {
