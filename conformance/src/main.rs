@@ -38,6 +38,8 @@ enum Command {
         #[arg(long)]
         report: Option<PathBuf>,
     },
+    /// Prints the JSON Schema of scenario files (conformance/scenario.schema.json is this).
+    Schema,
     /// Merges JSON reports into one Markdown matrix.
     Matrix {
         reports: Vec<PathBuf>,
@@ -100,6 +102,13 @@ fn main() -> anyhow::Result<()> {
             if failed > 0 {
                 std::process::exit(1);
             }
+            Ok(())
+        }
+        Command::Schema => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&conformance::scenario::schema())?
+            );
             Ok(())
         }
         Command::Matrix { reports, out } => {

@@ -2,11 +2,12 @@
 
 use std::collections::BTreeMap;
 
+use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::Value;
 
 /// What an implementation must support for a scenario to run; a target declares what it has.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Capability {
     /// An authoritative DNS server for the namespaces.
@@ -63,8 +64,11 @@ impl Capability {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+/// A scenario file under `scenarios/` (see the README, "Conformance suite"): what it shows, what
+/// the target must support, and its steps. Unknown fields are errors.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(title = "Cloud Map conformance scenario")]
 pub struct Scenario {
     pub description: String,
     #[serde(default)]
@@ -82,7 +86,7 @@ pub struct Scenario {
     pub steps: Vec<Step>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum Step {
     Api(ApiStep),
@@ -101,7 +105,7 @@ pub enum Step {
 /// `pause` (the cgroup freezer: Docker reports a paused container with a health check as
 /// unhealthy at once, so ECS replaces it), `unpause`, or `removed` (asserts the containers no
 /// longer exist).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ContainerStep {
     #[serde(default)]
@@ -110,7 +114,7 @@ pub struct ContainerStep {
     pub action: ContainerAction,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ContainerAction {
     Kill,
@@ -136,7 +140,7 @@ impl ContainerAction {
 
 /// Any Cloud Map operation with its JSON parameters (PascalCase, as in the API reference), or an
 /// ECS one (`service: ecs`, camelCase parameters).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ApiStep {
     #[serde(default)]
@@ -158,7 +162,7 @@ pub struct ApiStep {
     pub snapshot: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ApiService {
     #[default]
@@ -167,7 +171,7 @@ pub enum ApiService {
 }
 
 /// An aws CLI command line, run by bash as a user would type it.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CliStep {
     pub run: String,
@@ -187,7 +191,7 @@ pub struct CliStep {
     pub snapshot: Option<String>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DnsStep {
     pub name: String,
@@ -220,7 +224,7 @@ pub struct DnsStep {
     pub snapshot: Option<String>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HttpStep {
     pub get: String,
@@ -231,7 +235,7 @@ pub struct HttpStep {
 }
 
 /// Repeats one step until it passes or the deadline runs out.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WaitStep {
     #[serde(default = "default_timeout")]
@@ -283,6 +287,14 @@ pub fn parse_duration(text: &str) -> anyhow::Result<std::time::Duration> {
         .map_err(|e| anyhow::anyhow!("not a duration: {text:?} ({e}); e.g. 500ms, 30s, 2m"))
 }
 
+/// The JSON Schema of a scenario file, generated from these types (their serde attributes and doc
+/// comments); `conformance/scenario.schema.json` is this, written by `conformance schema`.
+pub fn schema() -> serde_json::Value {
+    let mut schema = serde_json::to_value(schemars::schema_for!(Scenario)).unwrap_or_default();
+    schema["$id"] = "https://example.invalid/cloudmap-conformance/scenario.schema.json".into();
+    schema
+}
+
 /// Reads a scenario. YAML is read as a plain document first and then mapped onto the model, so
 /// steps can be written as one-key maps (`- api: {...}`) rather than YAML tags.
 pub fn load(path: &std::path::Path) -> anyhow::Result<Scenario> {
@@ -297,6 +309,31 @@ pub fn load(path: &std::path::Path) -> anyhow::Result<Scenario> {
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    /// Editors validate scenarios with the committed schema; it must be the one the types give.
+    #[test]
+    fn the_committed_schema_is_generated_from_the_scenario_types() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenario.schema.json");
+        let committed: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        assert!(
+            committed == schema(),
+            "{} is not the schema of the scenario types: regenerate it with\n  cargo run -q -p conformance -- schema > conformance/scenario.schema.json",
+            path.display()
+        );
+    }
+
+    #[test]
+    fn every_scenario_file_loads() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
+        let files = crate::suite::discover(&root);
+        assert!(files.len() > 40, "{} scenario files", files.len());
+        for file in files {
+            if let Err(error) = load(&file.path) {
+                panic!("{error:#}");
+            }
+        }
+    }
 
     #[test]
     fn durations_need_a_unit() {
