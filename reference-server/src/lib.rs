@@ -13,7 +13,8 @@
 //! - [`health`]: active HTTP/HTTPS/TCP probes and delayed custom health, writing status changes.
 //! - [`ecs`]: the ECS subset — durable clusters, task definitions, services and tasks; the
 //!   service scheduler and one driver per task, which registers tasks in Cloud Map.
-//! - [`runtime`]: where tasks run (`TaskRuntime`): Docker, or nothing (tasks stop, saying why).
+//! - [`runtime`]: where tasks run (`TaskRuntime`): Docker containers, Kubernetes pods, or nothing
+//!   (tasks stop, saying why).
 
 pub mod api;
 pub mod config;

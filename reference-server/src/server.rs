@@ -1,6 +1,7 @@
-//! `run` owns every task of the server: the API listener, the DNS server and the operation
-//! runner. It takes already-bound listeners so tests can bind `127.0.0.1:0`, and stops
-//! everything when `shutdown` is cancelled.
+//! `run` owns every task of the server: the API listener, the DNS server (and its forwarder), the
+//! operation runner and pruner, the health checker, and ECS (its scheduler, task drivers and
+//! runtime, with CoreDNS sync on Kubernetes). It takes already-bound listeners so tests can bind
+//! `127.0.0.1:0`, and stops everything when `shutdown` is cancelled (ECS stops its tasks first).
 
 use std::sync::Arc;
 

@@ -5,7 +5,8 @@
 //!   a time, each within `--health-timeout`. `FailureThreshold` consecutive results against the
 //!   current status flip it; an instance's first result sets it from UNKNOWN at once.
 //! - Reports from outside the probes — UpdateInstanceCustomHealthStatus with a propagation delay
-//!   (`--custom-health-delay`, AWS waits about 30 s) and, later, ECS container health — go through
+//!   (`--custom-health-delay`, AWS waits about 30 s), and ECS container health, which the ECS
+//!   task driver reports the same way for services with a HealthCheckCustomConfig — go through
 //!   [`HealthHandle`].
 //!
 //! Every change is one registry write (durable, and in DNS and DiscoverInstances in the same

@@ -1,7 +1,7 @@
 //! Where ECS tasks actually run. The scheduler and task drivers (`ecs/`) speak only this trait;
-//! `docker.rs` implements it on a Docker engine, `Unavailable` when none is reachable (tasks then
-//! stop with a `stoppedReason` saying what is missing). A Kubernetes implementation fits the same
-//! trait.
+//! `docker.rs` implements it on a Docker engine, `kubernetes/` as pods through the Kubernetes API,
+//! and `Unavailable` when neither is reachable (tasks then stop with a `stoppedReason` saying
+//! what is missing).
 //!
 //! Ownership: everything a runtime creates carries the server's owner label; `sweep` removes what
 //! is labelled with our owner but belongs to no live task, so a crash never leaks containers
