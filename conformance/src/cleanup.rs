@@ -172,20 +172,40 @@ impl<'t> Cleaner<'t> {
         params: Value,
         items: &str,
     ) -> anyhow::Result<Vec<Value>> {
+        Ok(self
+            .list_unless(service, operation, params, items, &[])
+            .await?
+            .unwrap_or_default())
+    }
+
+    /// Every item of a paginated listing, or None when the target answers one of `gone` (what
+    /// is listed was deleted meanwhile).
+    async fn list_unless(
+        &self,
+        service: ApiService,
+        operation: &str,
+        mut params: Value,
+        items: &str,
+        gone: &[&str],
+    ) -> anyhow::Result<Option<Vec<Value>>> {
         let token_key = match service {
             ApiService::Servicediscovery => "NextToken",
             ApiService::Ecs => "nextToken",
         };
         let mut out = Vec::new();
-        let mut params = params;
         for _ in 0..MAX_PAGES {
-            let body = self.ok(service, operation, params.clone()).await?;
-            if let Some(page) = body.get(items).and_then(Value::as_array) {
+            let result = self.call(service, operation, params.clone()).await?;
+            match result.error.as_deref() {
+                None => {}
+                Some(code) if gone.contains(&code) => return Ok(None),
+                Some(code) => bail!("{operation} failed with {code}: {}", result.body),
+            }
+            if let Some(page) = result.body.get(items).and_then(Value::as_array) {
                 out.extend(page.iter().cloned());
             }
-            match body.get(token_key).and_then(Value::as_str) {
+            match result.body.get(token_key).and_then(Value::as_str) {
                 Some(token) if !token.is_empty() => params[token_key] = json!(token),
-                _ => return Ok(out),
+                _ => return Ok(Some(out)),
             }
         }
         bail!("{operation} did not stop paginating after {MAX_PAGES} pages")
@@ -202,7 +222,6 @@ impl<'t> Cleaner<'t> {
     /// that cleanup on a shared account neither lists nor touches everyone's ECS services.
     pub async fn inventory(&self, everything: bool, unique: &str) -> anyhow::Result<Inventory> {
         use ApiService::{Ecs, Servicediscovery as Sd};
-        let mine = |name: &str| !unique.is_empty() && name.contains(unique);
         let mut inventory = Inventory::default();
         for ns in self
             .list(Sd, "ListNamespaces", json!({}), "Namespaces")
@@ -245,34 +264,17 @@ impl<'t> Cleaner<'t> {
                 }
             }
         }
-        'clusters: for arn in active {
+        for arn in active {
             let name = arn.rsplit('/').next().unwrap_or_default().to_owned();
-            if everything || mine(&name) {
-                let params = json!({"cluster": arn});
-                let mut found = Vec::new();
-                for (operation, items) in
-                    [("ListServices", "serviceArns"), ("ListTasks", "taskArns")]
-                {
-                    match self.list(Ecs, operation, params.clone(), items).await {
-                        Ok(page) => found.push(page),
-                        // Deleted meanwhile by the scenario it belongs to.
-                        Err(error) if format!("{error:#}").contains("ClusterNotFoundException") => {
-                            continue 'clusters;
-                        }
-                        Err(error) => return Err(error),
-                    }
-                }
-                let [services, tasks] = <[Vec<Value>; 2]>::try_from(found).unwrap_or_default();
-                for service in services {
-                    inventory
-                        .ecs_services
-                        .push((arn.clone(), service.as_str().unwrap_or_default().to_owned()));
-                }
-                for task in tasks {
-                    inventory
-                        .tasks
-                        .push((arn.clone(), task.as_str().unwrap_or_default().to_owned()));
-                }
+            if everything || owns(unique, &name) {
+                let (Some(services), Some(tasks)) = (
+                    self.in_cluster(&arn, "ListServices", "serviceArns").await?,
+                    self.in_cluster(&arn, "ListTasks", "taskArns").await?,
+                ) else {
+                    continue;
+                };
+                inventory.ecs_services.extend(services);
+                inventory.tasks.extend(tasks);
             }
             inventory.clusters.push((arn, name));
         }
@@ -287,6 +289,37 @@ impl<'t> Cleaner<'t> {
         Ok(inventory)
     }
 
+    /// (cluster, arn) of each item a listing of one ECS cluster returns; None when the cluster
+    /// was deleted meanwhile (by the scenario it belongs to).
+    async fn in_cluster(
+        &self,
+        cluster: &str,
+        operation: &str,
+        items: &str,
+    ) -> anyhow::Result<Option<Vec<(String, String)>>> {
+        let params = json!({"cluster": cluster});
+        let found = self
+            .list_unless(
+                ApiService::Ecs,
+                operation,
+                params,
+                items,
+                &["ClusterNotFoundException"],
+            )
+            .await?;
+        Ok(found.map(|items| {
+            items
+                .iter()
+                .map(|item| {
+                    (
+                        cluster.to_owned(),
+                        item.as_str().unwrap_or_default().to_owned(),
+                    )
+                })
+                .collect()
+        }))
+    }
+
     /// What of `now` belongs to the scenario whose `${unique}` is `unique`; `before` is the
     /// inventory taken before an exclusive scenario started.
     pub async fn owned(
@@ -296,7 +329,7 @@ impl<'t> Cleaner<'t> {
         before: Option<&Inventory>,
     ) -> anyhow::Result<Inventory> {
         let new = before.map(|before| now.since(before)).unwrap_or_default();
-        let mine = |name: &str| !unique.is_empty() && name.contains(unique);
+        let mine = |name: &str| owns(unique, name);
         let mut owned = Inventory {
             namespaces: now
                 .namespaces
@@ -381,25 +414,28 @@ impl<'t> Cleaner<'t> {
     pub async fn remove(&self, owned: &Inventory) -> anyhow::Result<()> {
         use ApiService::{Ecs, Servicediscovery as Sd};
         for (cluster, service) in &owned.ecs_services {
-            let reference = json!({"cluster": cluster, "service": service});
-            // Scaling to 0 first is what AWS asks for without `force`; errors (an implementation
-            // without UpdateService) leave it to the forced delete.
-            let _ = self
+            // Scaling to 0 first is what AWS asks for without `force`; an error (an
+            // implementation without UpdateService) leaves it to the forced delete.
+            self.call(
+                Ecs,
+                "UpdateService",
+                json!({"cluster": cluster, "service": service, "desiredCount": 0}),
+            )
+            .await?;
+            let result = self
                 .call(
                     Ecs,
-                    "UpdateService",
-                    json!({"cluster": cluster, "service": service, "desiredCount": 0}),
+                    "DeleteService",
+                    json!({"cluster": cluster, "service": service, "force": true}),
                 )
                 .await?;
-            let mut params = reference;
-            params["force"] = json!(true);
-            let result = self.call(Ecs, "DeleteService", params).await?;
             tolerate(
                 &result,
                 "DeleteService",
                 &["ServiceNotActiveException", "ServiceNotFoundException"],
             )?;
         }
+        // The tasks the scenario started with RunTask (its services' tasks stop with them).
         for (cluster, task) in &owned.tasks {
             let result = self
                 .call(
@@ -412,20 +448,6 @@ impl<'t> Cleaner<'t> {
         }
         // A cluster with a task still stopping, or a service still draining, is refused a while.
         for (cluster, name) in &owned.clusters {
-            // The tasks the scenario started with RunTask that are still running.
-            for task in self
-                .list(Ecs, "ListTasks", json!({"cluster": cluster}), "taskArns")
-                .await?
-            {
-                let result = self
-                    .call(
-                        Ecs,
-                        "StopTask",
-                        json!({"cluster": cluster, "task": task, "reason": "conformance cleanup"}),
-                    )
-                    .await?;
-                tolerate(&result, "StopTask", &["InvalidParameterException"])?;
-            }
             self.retry(
                 &format!("DeleteCluster {name}"),
                 || async {
@@ -486,12 +508,17 @@ impl<'t> Cleaner<'t> {
     /// deregistered again, up to `DEADLINE`.
     async fn delete_service(&self, id: &str, name: &str) -> anyhow::Result<()> {
         use ApiService::Servicediscovery as Sd;
-        let deadline = Instant::now() + DEADLINE;
-        loop {
-            // The service may have gone with its namespace meanwhile: then there is nothing to list.
+        let attempt = || async {
+            // Gone with its namespace meanwhile: nothing to deregister, and DeleteService says so.
             let instances = self
-                .list(Sd, "ListInstances", json!({"ServiceId": id}), "Instances")
-                .await
+                .list_unless(
+                    Sd,
+                    "ListInstances",
+                    json!({"ServiceId": id}),
+                    "Instances",
+                    &["ServiceNotFound"],
+                )
+                .await?
                 .unwrap_or_default();
             for instance in instances {
                 let result = self
@@ -507,16 +534,16 @@ impl<'t> Cleaner<'t> {
                     &["InstanceNotFound", "ServiceNotFound", "DuplicateRequest"],
                 )?;
             }
-            let result = self.call(Sd, "DeleteService", json!({"Id": id})).await?;
-            match result.error.as_deref() {
-                None | Some("ServiceNotFound") => return Ok(()),
-                Some("ResourceInUse") if Instant::now() < deadline => {
-                    // Polling with a deadline: deregistrations finish asynchronously.
-                    tokio::time::sleep(RETRY).await;
-                }
-                Some(code) => bail!("DeleteService {name} failed with {code}: {}", result.body),
-            }
-        }
+            self.call(Sd, "DeleteService", json!({"Id": id})).await
+        };
+        self.retry(
+            &format!("DeleteService {name}"),
+            attempt,
+            &["ResourceInUse"],
+            &["ServiceNotFound"],
+        )
+        .await
+        .map(|_| ())
     }
 
     /// Waits until the operation is no longer SUBMITTED or PENDING; an error if it FAILs.
@@ -578,6 +605,11 @@ fn tolerate(result: &ApiResult, operation: &str, codes: &[&str]) -> anyhow::Resu
         Some(code) if codes.contains(&code) => Ok(()),
         Some(code) => bail!("{operation} failed with {code}: {}", result.body),
     }
+}
+
+/// Whether `name` is one the scenario whose `${unique}` is `unique` gave.
+fn owns(unique: &str, name: &str) -> bool {
+    !unique.is_empty() && name.contains(unique)
 }
 
 fn text(value: &Value, key: &str) -> String {
