@@ -121,11 +121,12 @@ impl Inventory {
 /// Talks to one target for cleanup.
 pub struct Cleaner<'t> {
     target: &'t Target,
-    client: &'t reqwest::Client,
+    client: reqwest::Client,
 }
 
 impl<'t> Cleaner<'t> {
-    pub fn new(target: &'t Target, client: &'t reqwest::Client) -> Self {
+    /// `client` is a handle (reqwest clients share one pool).
+    pub fn new(target: &'t Target, client: reqwest::Client) -> Self {
         Cleaner { target, client }
     }
 
@@ -137,7 +138,8 @@ impl<'t> Cleaner<'t> {
     ) -> anyhow::Result<ApiResult> {
         let deadline = Instant::now() + DEADLINE;
         loop {
-            let result = driver::api(self.client, self.target, service, operation, &params).await?;
+            let result =
+                driver::api(&self.client, self.target, service, operation, &params).await?;
             let throttled = matches!(
                 result.error.as_deref(),
                 Some("ThrottlingException" | "TooManyRequestsException" | "RequestLimitExceeded")

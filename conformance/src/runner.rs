@@ -87,7 +87,7 @@ impl<'t> Runner<'t> {
                 "the Docker engine has no image {image} (examples/service-to-service-communication/build-images.sh builds the example's, its resolvers/build-images.sh the resolver matrix's)"
             )));
         }
-        let cleaner = Cleaner::new(self.target, &self.client);
+        let cleaner = Cleaner::new(self.target, self.client.clone());
         let before = match &scenario.exclusive {
             Some(_) => Some(
                 cleaner
@@ -97,20 +97,11 @@ impl<'t> Runner<'t> {
             ),
             None => None,
         };
-        let mut result = Ok(());
-        for (index, step) in scenario.steps.iter().enumerate() {
-            result = self
-                .step(step)
-                .await
-                .with_context(|| format!("step {} ({})", index + 1, describe(step)));
-            if result.is_err() {
-                break;
-            }
-        }
+        let result = self.steps(scenario).await;
         if std::env::var("CONFORMANCE_KEEP").is_ok_and(|v| v == "true" || v == "1") {
             return result.map(|()| Outcome::Passed);
         }
-        let cleanup = self.clean_up(before.as_ref()).await;
+        let cleanup = self.clean_up(&cleaner, before.as_ref()).await;
         match (result, cleanup) {
             (Ok(()), Ok(())) => Ok(Outcome::Passed),
             (Err(error), Ok(())) => Err(error),
@@ -127,8 +118,11 @@ impl<'t> Runner<'t> {
     /// scenario, anything still there afterwards is an error: the scenario created something
     /// that cleanup cannot attribute to it (a name without `${unique}` outside an exclusive
     /// scenario), which would be left behind on a shared endpoint.
-    async fn clean_up(&self, before: Option<&Inventory>) -> anyhow::Result<()> {
-        let cleaner = Cleaner::new(self.target, &self.client);
+    async fn clean_up(
+        &self,
+        cleaner: &Cleaner<'_>,
+        before: Option<&Inventory>,
+    ) -> anyhow::Result<()> {
         for operation in &self.operations {
             // A failed operation leaves nothing to remove.
             let _ = cleaner.wait_operation(operation).await;
@@ -149,6 +143,16 @@ impl<'t> Runner<'t> {
                     left.describe()
                 );
             }
+        }
+        Ok(())
+    }
+
+    /// The steps in order, up to the first that fails.
+    async fn steps(&mut self, scenario: &Scenario) -> anyhow::Result<()> {
+        for (index, step) in scenario.steps.iter().enumerate() {
+            self.step(step)
+                .await
+                .with_context(|| format!("step {} ({})", index + 1, describe(step)))?;
         }
         Ok(())
     }
@@ -306,9 +310,8 @@ impl<'t> Runner<'t> {
         let snapshot_name = format!("{scenario}__{name}");
         crate::suite::note_snapshot(&directory.join(format!("{snapshot_name}.snap")));
         // insta reports a mismatch by panicking; caught here, so that cleanup still runs after it.
-        let name = snapshot_name.clone();
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            settings.bind(|| insta::assert_json_snapshot!(name, redacted));
+            settings.bind(|| insta::assert_json_snapshot!(snapshot_name.as_str(), redacted));
         }))
         .map_err(|panic| {
             let message = panic

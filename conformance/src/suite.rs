@@ -210,13 +210,15 @@ pub async fn run_file(
         // Held while the scenario runs.
         let shared = shared(&kind);
         let exclusive = scenario.exclusive.is_some();
-        let _alone = match shared && exclusive {
-            true => Some(SHARED_TARGET.write().await),
-            false => None,
+        let _alone = if shared && exclusive {
+            Some(SHARED_TARGET.write().await)
+        } else {
+            None
         };
-        let _beside_others = match shared && !exclusive {
-            true => Some(SHARED_TARGET.read().await),
-            false => None,
+        let _beside_others = if shared && !exclusive {
+            Some(SHARED_TARGET.read().await)
+        } else {
+            None
         };
         let target = Target::open(&kind, &name)?;
         let snapshots = file_path.parent().map(|dir| {
@@ -237,7 +239,7 @@ pub async fn run_file(
         };
         Runner::new(&target, snapshots).run(&scenario).await
     };
-    // insta reports a snapshot mismatch by panicking; catch it as a failure of this scenario.
+    // A panic in the scenario (a bug of the suite) is a failure of this scenario, not of the run.
     let result = match tokio::task::spawn(outcome).await {
         Ok(result) => result.map_err(|e| format!("{e:#}")),
         Err(join) => Err(format!("panicked: {join}")),

@@ -60,9 +60,6 @@ fn main() {
             Trial::test(file.name.clone(), move || run(&file, &known, &kind, &name))
                 .with_ignored_flag(!missing.is_empty() || unavailable.is_some())
         })
-        .collect::<Vec<_>>();
-    let trials = trials
-        .into_iter()
         .chain(
             (kind == "reference")
                 .then(self_checks)
@@ -116,14 +113,19 @@ fn run(
 }
 
 /// Checks of the suite itself on the reference target, each a scenario written here and run like
-/// any other: cleanup removes what a failed scenario created, finds an exclusive scenario's fixed
-/// names by comparing before and after, and fails a scenario that leaves behind what it cannot be
-/// attributed (a fixed name in a scenario that shares the target).
+/// any other: a scenario that leaves behind what cleanup cannot attribute to it (a fixed name in a
+/// scenario that shares the target) fails, after its steps passed or failed alike — so cleanup
+/// runs after a failure — while what a failed scenario named with `${unique}` is removed, and an
+/// exclusive scenario's fixed names are found by comparing before and after.
 fn self_checks() -> Vec<Trial> {
     const CREATE: &str = "  - api:\n      operation: CreateHttpNamespace\n      params: { Name: @NAME@ }\n      capture: { op: OperationId }\n  - wait_until:\n      api: { operation: GetOperation, params: { OperationId: \"${op}\" }, expect: { Operation: { Status: SUCCESS } }, capture: { ns: Operation.Targets.NAMESPACE } }\n  - api:\n      operation: CreateService\n      params: { Name: web, NamespaceId: \"${ns}\" }\n      capture: { svc: Service.Id }\n  - api:\n      operation: RegisterInstance\n      params: { ServiceId: \"${svc}\", InstanceId: i-1, Attributes: { k: v } }\n";
     let fixed = format!(
         "description: a fixed name in a shared scenario\nsteps:\n{}",
         CREATE.replace("@NAME@", "left-behind.example")
+    );
+    let fixed_and_failing = format!(
+        "description: a fixed name, then a failure\nsteps:\n{}  - api: {{ operation: GetNamespace, params: {{ Id: ns-doesnotexist2345 }} }}\n",
+        CREATE.replace("@NAME@", "failed-and-left.example")
     );
     let failing = format!(
         "description: fails after creating\nsteps:\n{}  - api: {{ operation: GetNamespace, params: {{ Id: ns-doesnotexist2345 }} }}\n",
@@ -159,6 +161,22 @@ fn self_checks() -> Vec<Trial> {
                     Ok(())
                 }
                 other => Err(format!("expected a left-behind failure, got {other:?}")),
+            },
+        ),
+        check(
+            "cleanup-runs-after-a-failed-step",
+            fixed_and_failing,
+            |verdict| match verdict {
+                Verdict::Failed { message }
+                    if message.contains("NamespaceNotFound")
+                        && message.contains("left behind after cleanup")
+                        && message.contains("failed-and-left.example") =>
+                {
+                    Ok(())
+                }
+                other => Err(format!(
+                    "expected the step's failure and the left-behind one, got {other:?}"
+                )),
             },
         ),
         check(
