@@ -82,12 +82,23 @@ pub fn check(kind: &str) -> anyhow::Result<()> {
     check_with(kind, |name| std::env::var(name).ok())
 }
 
+fn unknown_target(kind: &str) -> anyhow::Error {
+    anyhow::anyhow!(
+        "unknown target {kind:?}; the targets are: {}",
+        KINDS.join(", ")
+    )
+}
+
+/// `CONFORMANCE_DNS`: the DNS server's `IP:PORT`.
+fn parse_dns(value: &str) -> anyhow::Result<SocketAddr> {
+    value.parse().map_err(|_| {
+        anyhow::anyhow!("CONFORMANCE_DNS={value:?} is not IP:PORT, e.g. 127.0.0.1:1053")
+    })
+}
+
 fn check_with(kind: &str, var: impl Fn(&str) -> Option<String>) -> anyhow::Result<()> {
     if !KINDS.contains(&kind) {
-        bail!(
-            "unknown target {kind:?}; the targets are: {}",
-            KINDS.join(", ")
-        );
+        return Err(unknown_target(kind));
     }
     if kind != "endpoint" {
         return Ok(());
@@ -104,9 +115,7 @@ fn check_with(kind: &str, var: impl Fn(&str) -> Option<String>) -> anyhow::Resul
             format!("CONFORMANCE_ENDPOINT={endpoint:?} is not an http(s) URL, e.g. http://127.0.0.1:5373")
         })?;
     if let Some(dns) = var("CONFORMANCE_DNS") {
-        dns.parse::<SocketAddr>().map_err(|_| {
-            anyhow::anyhow!("CONFORMANCE_DNS={dns:?} is not IP:PORT, e.g. 127.0.0.1:1053")
-        })?;
+        parse_dns(&dns)?;
     }
     parse_capabilities(&var("CONFORMANCE_CAPABILITIES").unwrap_or_default())?;
     let host = url.host_str().unwrap_or_default();
@@ -178,10 +187,7 @@ impl Target {
             "reference-strict" => Target::reference(true)?,
             "endpoint" => Target::endpoint()?,
             "k3s" => Target::k3s()?,
-            other => bail!(
-                "unknown target {other:?}; the targets are: {}",
-                KINDS.join(", ")
-            ),
+            other => return Err(unknown_target(other)),
         };
         target.name = name.to_owned();
         Ok(target)
@@ -202,9 +208,8 @@ impl Target {
             std::env::var("CONFORMANCE_ENDPOINT").context("CONFORMANCE_ENDPOINT is not set")?;
         let dns = std::env::var("CONFORMANCE_DNS")
             .ok()
-            .map(|v| v.parse())
-            .transpose()
-            .context("CONFORMANCE_DNS")?;
+            .map(|v| parse_dns(&v))
+            .transpose()?;
         let capabilities = endpoint_capabilities()?;
         let endpoint = endpoint.trim_end_matches('/').to_owned();
         Ok(Target {
