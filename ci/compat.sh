@@ -23,38 +23,16 @@ FAKECLOUD_VERSION=0.51.0
 FAKECLOUD_ROOT=/var/tmp/fakecloud
 FAKECLOUD_BIN="${FAKECLOUD_BIN:-$FAKECLOUD_ROOT/bin/fakecloud}"
 
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-work=$(mktemp -d)
-peer_pid=
-cleanup() {
-  [ -n "$peer_pid" ] && stop_pid "$peer_pid" 10
-  rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 143' TERM INT
-
-# Waits up to 30 s for URL $1 to answer.
-wait_http() {
-  for _ in $(seq 300); do
-    curl -sf -o /dev/null "$1" && return 0
-    kill -0 "$peer_pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  log "$target did not start:"
-  tail -n 20 "$work/peer.log"
-  return 1
-}
+use_scratch_dir
 
 target=${1:-}
 port=$(free_port)
 case "$target" in
   moto)
-    python3 -m moto.server -H 127.0.0.1 -p "$port" >"$work/peer.log" 2>&1 &
+    python3 -m moto.server -H 127.0.0.1 -p "$port" >"$WORK/peer.log" 2>&1 &
     peer_pid=$!
-    wait_http "http://127.0.0.1:$port/moto-api/" || exit 1
+    stop_at_exit "$peer_pid"
+    wait_http "http://127.0.0.1:$port/moto-api/" "$peer_pid" "$WORK/peer.log" 60 || exit 1
     # moto has no DNS server and probes nothing; its ECS is API-only.
     capabilities=cli,ecs
     ;;
@@ -70,9 +48,10 @@ case "$target" in
     fi
     dns_port=$(free_port)
     "$FAKECLOUD_BIN" --addr "127.0.0.1:$port" --dns --dns-addr "127.0.0.1:$dns_port" \
-      --log-level warn >"$work/peer.log" 2>&1 &
+      --log-level warn >"$WORK/peer.log" 2>&1 &
     peer_pid=$!
-    wait_http "http://127.0.0.1:$port/_fakecloud/health" || exit 1
+    stop_at_exit "$peer_pid"
+    wait_http "http://127.0.0.1:$port/_fakecloud/health" "$peer_pid" "$WORK/peer.log" 60 || exit 1
     log "$("$FAKECLOUD_BIN" --version 2>/dev/null || echo fakecloud) on 127.0.0.1:$port, DNS on 127.0.0.1:$dns_port"
     # Does its DNS answer Cloud Map names? One instance, then its name at fakecloud's resolver.
     export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_DEFAULT_REGION=us-east-1

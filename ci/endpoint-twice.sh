@@ -18,39 +18,22 @@ LOG_PREFIX=endpoint-twice
 source ci/lib.sh
 
 for port in 5373 1053; do
-  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+  if port_taken "$port"; then
     log "port $port is taken; the default-flag server needs it"
     exit 1
   fi
 done
 
-work=$(mktemp -d)
-server_pid=
-cleanup() {
-  [ -n "$server_pid" ] && stop_pid "$server_pid" 60
-  rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 143' TERM
-trap 'exit 130' INT
+use_scratch_dir
 
 log "starting the server with default flags"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/cloudmap-target}"
 # REBUILD=1: cargo build first, so the binary is the checked-out code (a no-op when it is).
 binary=$(REBUILD=1 reference_binary) || exit 1
-XDG_DATA_HOME="$work/data" "$binary" >"$work/server.log" 2>&1 &
+XDG_DATA_HOME="$WORK/data" "$binary" >"$WORK/server.log" 2>&1 &
 server_pid=$!
-up=0
-for _ in $(seq 600); do
-  curl -sf -o /dev/null http://127.0.0.1:5373/health && { up=1; break; }
-  kill -0 "$server_pid" 2>/dev/null || break
-  sleep 0.1
-done
-if [ "$up" -eq 0 ]; then
-  log "the server did not become ready on 127.0.0.1:5373:"
-  tail -n 20 "$work/server.log"
-  exit 1
-fi
+stop_at_exit "$server_pid"
+wait_http http://127.0.0.1:5373/health "$server_pid" "$WORK/server.log" 60 || exit 1
 
 export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_DEFAULT_REGION=us-east-1
 aws_local() { aws --endpoint-url http://127.0.0.1:5373 "$@"; }
@@ -91,8 +74,8 @@ for run in 1 2; do
 done
 
 log "what the server holds afterwards (GET /_state)"
-curl -sf http://127.0.0.1:5373/_state >"$work/state.json" || { log "GET /_state failed"; exit 1; }
-python3 - "$work/state.json" <<'PY' || status=1
+curl -sf http://127.0.0.1:5373/_state >"$WORK/state.json" || { log "GET /_state failed"; exit 1; }
+python3 - "$WORK/state.json" <<'PY' || status=1
 import json, sys
 state = json.load(open(sys.argv[1]))
 problems = []
@@ -123,7 +106,7 @@ if not problems:
 sys.exit(1 if problems else 0)
 PY
 # The server's containers and cluster networks carry its owner label (in GET /_state).
-owner=$(python3 -c 'import json, sys; print((json.load(open(sys.argv[1]))["ecs"] or {}).get("owner", ""))' "$work/state.json")
+owner=$(python3 -c 'import json, sys; print((json.load(open(sys.argv[1]))["ecs"] or {}).get("owner", ""))' "$WORK/state.json")
 [ -n "$owner" ] || { log "GET /_state names no ECS owner"; status=1; }
 for kind in container network; do
   flags=(-q --filter "label=io.cloudmap-conformance.owner=$owner")

@@ -75,3 +75,40 @@ reference_binary() {
   fi
   printf '%s\n' "$bin"
 }
+
+# Prints a loopback port free for both TCP and UDP right now (ci/benchlib.py).
+free_port() {
+  python3 -c 'import sys; sys.path.insert(0, sys.argv[1]); import benchlib; print(benchlib.free_port())' \
+    "$(dirname "${BASH_SOURCE[0]}")"
+}
+
+# Whether something listens on 127.0.0.1:$1 (TCP).
+port_taken() {
+  (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+# Waits until URL $1 answers 2xx, for at most $4 seconds, while process $2 lives; otherwise shows
+# the tail of its log $3 and returns 1.
+wait_http() {
+  local url=$1 pid=$2 log_file=$3 deadline=$((SECONDS + $4))
+  until curl -sf -o /dev/null "$url"; do
+    if ! kill -0 "$pid" 2>/dev/null || [ "$SECONDS" -ge "$deadline" ]; then
+      log "nothing answered at $url after $4 s (process $pid $(kill -0 "$pid" 2>/dev/null && echo running || echo exited)):"
+      tail -n 20 "$log_file" >&2
+      return 1
+    fi
+    sleep 0.1
+  done
+}
+
+# Gives the calling script a scratch directory $WORK; at its exit the processes handed to
+# stop_at_exit are stopped (SIGTERM, SIGKILL after 60 s) and $WORK is removed. TERM and INT end
+# the script (143, 130).
+use_scratch_dir() {
+  WORK=$(mktemp -d)
+  STOP_AT_EXIT=()
+  trap 'for pid in "${STOP_AT_EXIT[@]}"; do stop_pid "$pid" 60; done; rm -rf "$WORK"' EXIT
+  trap 'exit 143' TERM
+  trap 'exit 130' INT
+}
+stop_at_exit() { STOP_AT_EXIT+=("$1"); }

@@ -32,7 +32,7 @@ cleanup() {
 trap cleanup EXIT
 
 for port in 5373 1053; do
-  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+  if port_taken "$port"; then
     echo "readme: port $port is taken; the README's server needs it"
     echo "readme: 0 passed, 1 failed, 0 skipped"
     exit 1
@@ -87,16 +87,11 @@ log "starting the server as the README says: cargo run --release -p reference-se
 export XDG_DATA_HOME="$work/data"
 cargo run --quiet --release --locked -p reference-server >"$work/server.log" 2>&1 &
 server_pid=$!
-deadline=$((SECONDS + TIMEOUT))
-until curl -sf -o /dev/null http://127.0.0.1:5373/health; do
-  if ! kill -0 "$server_pid" 2>/dev/null || [ "$SECONDS" -ge "$deadline" ]; then
-    echo "readme: the server was not ready after $SECONDS s (README_TEST_TIMEOUT=$TIMEOUT, the build included):"
-    tail -n 20 "$work/server.log"
-    echo "readme: 0 passed, 1 failed, 0 skipped"
-    exit 1
-  fi
-  sleep 0.5
-done
+if ! wait_http http://127.0.0.1:5373/health "$server_pid" "$work/server.log" "$TIMEOUT"; then
+  echo "readme: the server was not ready (README_TEST_TIMEOUT=$TIMEOUT s, the build included)"
+  echo "readme: 0 passed, 1 failed, 0 skipped"
+  exit 1
+fi
 
 log "running the README's shell blocks"
 timeout "$((deadline - SECONDS))" bash "$work/blocks.sh" 2>&1 | tee "$work/run.log"
