@@ -87,6 +87,7 @@ log "starting the server as the README says: cargo run --release -p reference-se
 export XDG_DATA_HOME="$work/data"
 cargo run --quiet --release --locked -p reference-server >"$work/server.log" 2>&1 &
 server_pid=$!
+deadline=$((SECONDS + TIMEOUT))
 if ! wait_http http://127.0.0.1:5373/health "$server_pid" "$work/server.log" "$TIMEOUT"; then
   echo "readme: the server was not ready (README_TEST_TIMEOUT=$TIMEOUT s, the build included)"
   echo "readme: 0 passed, 1 failed, 0 skipped"
@@ -122,6 +123,11 @@ if ! wait "$server_pid"; then
   failed=$((failed + 1))
 fi
 server_pid=
+# A run that judged no block (a broken script, a README without blocks) is a failure, not a pass.
+if [ $((passed + failed + skipped)) -eq 0 ]; then
+  echo "readme: no block of the README was run"
+  failed=1
+fi
 echo "readme: $passed passed, $failed failed, $skipped skipped"
 echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]
