@@ -71,7 +71,8 @@ fn main() -> anyhow::Result<()> {
             let mut results = Vec::new();
             for (index, file) in files.iter().enumerate() {
                 let started = Instant::now();
-                let verdict = runtime.block_on(suite::run_file(file, &known, &target, &name));
+                let result = runtime.block_on(suite::run_file(file, &known, &target, &name));
+                let verdict = result.verdict;
                 let seconds = started.elapsed().as_secs_f64();
                 eprintln!(
                     "[{}/{}] {:6} {} ({seconds:.1}s)",
@@ -87,14 +88,42 @@ fn main() -> anyhow::Result<()> {
                     scenario: file.name.clone(),
                     seconds,
                     verdict,
+                    checks: result.checks,
                 });
             }
-            let summary = Report {
-                target: name,
+            let mut summary = Report {
+                target: name.clone(),
                 results,
             };
+            if filter.is_none() {
+                for stale in suite::unknown_scenarios(&known, &files) {
+                    eprintln!(
+                        "conformance/expectations/{name}.yaml names a check of no scenario: {stale}"
+                    );
+                    summary.results.push(Entry {
+                        scenario: suite::scenario_of(&stale).to_owned(),
+                        seconds: 0.0,
+                        verdict: Verdict::Failed {
+                            message: format!(
+                                "the expectations list {stale}, but there is no such scenario"
+                            ),
+                        },
+                        checks: Vec::new(),
+                    });
+                }
+            }
             let (passed, failed, skipped) = summary.counts();
+            let (_, checks) = summary.tally();
             println!("{}", matrix(std::slice::from_ref(&summary)));
+            println!(
+                "checks: {} passed, {} known, {} blocked, {} skipped, {} failed, of {}",
+                checks.passed,
+                checks.known,
+                checks.blocked,
+                checks.skipped,
+                checks.failed,
+                checks.total
+            );
             println!("{passed} passed, {failed} failed, {skipped} skipped");
             if let Some(dir) = report {
                 summary.write(&dir)?;

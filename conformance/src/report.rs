@@ -1,12 +1,14 @@
-//! Reports of a run: JSON (the source of the others), a Markdown compatibility matrix across
-//! targets (scenario × target), and JUnit XML for CI systems.
+//! Reports of a run: JSON (the source of the others), a Markdown matrix across targets (checks
+//! passed per area, then per scenario, then every check that did not pass with its reason), and
+//! JUnit XML with one test case per check.
 
+use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::suite::Verdict;
+use crate::suite::{AREAS, CheckResult, CheckVerdict, Verdict};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Report {
@@ -20,9 +22,47 @@ pub struct Entry {
     pub seconds: f64,
     #[serde(flatten)]
     pub verdict: Verdict,
+    #[serde(default)]
+    pub checks: Vec<CheckVerdict>,
+}
+
+/// Checks by outcome.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Tally {
+    pub passed: usize,
+    pub failed: usize,
+    pub known: usize,
+    pub blocked: usize,
+    pub skipped: usize,
+    pub total: usize,
+}
+
+impl Tally {
+    fn add(&mut self, result: &CheckResult) {
+        self.total += 1;
+        match result {
+            CheckResult::Passed => self.passed += 1,
+            CheckResult::Known { .. } => self.known += 1,
+            CheckResult::Blocked { .. } => self.blocked += 1,
+            CheckResult::Skipped { .. } => self.skipped += 1,
+            CheckResult::Failed { .. } | CheckResult::Fixed { .. } | CheckResult::Stale { .. } => {
+                self.failed += 1;
+            }
+        }
+    }
+
+    /// `41/45 (91%)`.
+    fn cell(&self) -> String {
+        if self.total == 0 {
+            return "–".to_owned();
+        }
+        let percent = self.passed as f64 * 100.0 / self.total as f64;
+        format!("{}/{} ({percent:.0}%)", self.passed, self.total)
+    }
 }
 
 impl Report {
+    /// Scenarios: passed (or known), failed, skipped.
     pub fn counts(&self) -> (usize, usize, usize) {
         let failed = self.results.iter().filter(|e| !e.verdict.is_ok()).count();
         let skipped = self
@@ -31,6 +71,20 @@ impl Report {
             .filter(|e| matches!(e.verdict, Verdict::Skipped { .. }))
             .count();
         (self.results.len() - failed - skipped, failed, skipped)
+    }
+
+    /// Checks, per area and over all.
+    pub fn tally(&self) -> (BTreeMap<String, Tally>, Tally) {
+        let mut areas: BTreeMap<String, Tally> = BTreeMap::new();
+        let mut all = Tally::default();
+        for check in self.results.iter().flat_map(|e| &e.checks) {
+            areas
+                .entry(check.area.clone())
+                .or_default()
+                .add(&check.result);
+            all.add(&check.result);
+        }
+        (areas, all)
     }
 
     pub fn write(&self, dir: &Path) -> anyhow::Result<()> {
@@ -47,48 +101,60 @@ impl Report {
         Ok(())
     }
 
+    /// One test case per check (class: the target and scenario), so CI systems show each.
     pub fn junit(&self) -> String {
-        let (_, failed, skipped) = self.counts();
+        let (_, all) = self.tally();
         let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
         let _ = writeln!(
             out,
-            "<testsuite name=\"conformance-{}\" tests=\"{}\" failures=\"{failed}\" skipped=\"{skipped}\">",
+            "<testsuite name=\"conformance-{}\" tests=\"{}\" failures=\"{}\" skipped=\"{}\">",
             xml(&self.target),
-            self.results.len()
+            all.total,
+            all.failed,
+            all.skipped + all.blocked
         );
         for entry in &self.results {
-            let _ = write!(
-                out,
-                "  <testcase classname=\"{}\" name=\"{}\" time=\"{:.3}\"",
-                xml(&self.target),
-                xml(&entry.scenario),
-                entry.seconds
-            );
-            match &entry.verdict {
-                Verdict::Passed => out.push_str("/>\n"),
-                Verdict::KnownFailure { reason, .. } => {
-                    let _ = writeln!(
-                        out,
-                        "><system-out>known divergence: {}</system-out></testcase>",
-                        xml(reason)
-                    );
-                }
-                Verdict::Skipped { reason } => {
-                    let _ = writeln!(out, "><skipped message=\"{}\"/></testcase>", xml(reason));
-                }
-                Verdict::Failed { message } => {
-                    let _ = writeln!(
-                        out,
-                        "><failure message=\"scenario failed\">{}</failure></testcase>",
+            for check in &entry.checks {
+                let name = check
+                    .id
+                    .split_once('#')
+                    .map_or(check.id.as_str(), |(_, c)| c);
+                let _ = write!(
+                    out,
+                    "  <testcase classname=\"{}.{}\" name=\"{}\"",
+                    xml(&self.target),
+                    xml(&entry.scenario),
+                    xml(name)
+                );
+                let body = match &check.result {
+                    CheckResult::Passed => String::new(),
+                    CheckResult::Known { reason, message } => format!(
+                        "<system-out>known divergence: {}\n{}</system-out>",
+                        xml(reason),
                         xml(message)
-                    );
-                }
-                Verdict::UnexpectedPass { reason } => {
-                    let _ = writeln!(
-                        out,
-                        "><failure message=\"passes but is listed as a known failure\">{}</failure></testcase>",
+                    ),
+                    CheckResult::Skipped { reason } => {
+                        format!("<skipped message=\"{}\"/>", xml(reason))
+                    }
+                    CheckResult::Blocked { by } => {
+                        format!("<skipped message=\"blocked by {}\"/>", xml(by))
+                    }
+                    CheckResult::Failed { message } => {
+                        format!("<failure message=\"diverges\">{}</failure>", xml(message))
+                    }
+                    CheckResult::Fixed { reason } => format!(
+                        "<failure message=\"passes but is listed as a known failure\">{}</failure>",
                         xml(reason)
-                    );
+                    ),
+                    CheckResult::Stale { reason } => format!(
+                        "<failure message=\"listed as a known failure, but no such check fails\">{}</failure>",
+                        xml(reason)
+                    ),
+                };
+                if body.is_empty() {
+                    out.push_str("/>\n");
+                } else {
+                    let _ = writeln!(out, ">{body}</testcase>");
                 }
             }
         }
@@ -104,60 +170,167 @@ fn xml(text: &str) -> String {
         .replace('"', "&quot;")
 }
 
-/// The compatibility matrix: one row per scenario, one column per target, then the reasons.
+fn table_head(out: &mut String, first: &str, reports: &[Report]) {
+    let names: Vec<&str> = reports.iter().map(|r| r.target.as_str()).collect();
+    let _ = writeln!(out, "| {first} | {} |", names.join(" | "));
+    let _ = writeln!(out, "|---|{}", "---|".repeat(reports.len()));
+}
+
+/// The matrix users read: checks passed per area and target, then per scenario, then below it
+/// every check that did not pass, with its reason.
 pub fn matrix(reports: &[Report]) -> String {
+    let mut out = String::from("# Cloud Map conformance matrix\n\n");
+    out.push_str("Each cell: checks passed / checks made (every assertion of a scenario is a check: an expected member, an error code, a DNS rcode, answer set or TTL, a snapshot member…). A check that did not pass is a listed divergence (known, with its reason below), blocked by one, skipped (the target lacks what the scenario needs), or an unexpected failure.\n\n");
+    let tallies: Vec<(BTreeMap<String, Tally>, Tally)> =
+        reports.iter().map(Report::tally).collect();
+    table_head(&mut out, "area", reports);
+    let mut areas: Vec<String> = AREAS.iter().map(|a| (*a).to_owned()).collect();
+    for (by_area, _) in &tallies {
+        areas.extend(
+            by_area
+                .keys()
+                .filter(|a| !AREAS.contains(&a.as_str()))
+                .cloned(),
+        );
+    }
+    areas.dedup();
+    for area in &areas {
+        let cells: Vec<String> = tallies
+            .iter()
+            .map(|(by_area, _)| {
+                by_area
+                    .get(area)
+                    .map_or_else(|| "–".to_owned(), Tally::cell)
+            })
+            .collect();
+        let _ = writeln!(out, "| {area} | {} |", cells.join(" | "));
+    }
+    let totals: Vec<String> = tallies
+        .iter()
+        .map(|(_, all)| format!("**{}**", all.cell()))
+        .collect();
+    let _ = writeln!(out, "| **all** | {} |", totals.join(" | "));
+    let judged: Vec<String> = tallies
+        .iter()
+        .map(|(_, all)| {
+            Tally {
+                total: all.total - all.skipped,
+                ..*all
+            }
+            .cell()
+        })
+        .collect();
+    let _ = writeln!(out, "| all judged (not skipped) | {} |", judged.join(" | "));
+    let details: Vec<String> = tallies
+        .iter()
+        .map(|(_, t)| {
+            format!(
+                "{} known, {} blocked, {} skipped, {} failed",
+                t.known, t.blocked, t.skipped, t.failed
+            )
+        })
+        .collect();
+    let _ = writeln!(out, "| not passed | {} |", details.join(" | "));
+
     let mut scenarios: Vec<&str> = reports
         .iter()
         .flat_map(|r| r.results.iter().map(|e| e.scenario.as_str()))
         .collect();
     scenarios.sort();
     scenarios.dedup();
-    let mut out = String::from("# Cloud Map conformance matrix\n\n");
-    out.push_str("pass: behaves as AWS; known: a listed divergence (reason below); skip: the target lacks a required capability; FAIL: an unexpected divergence; FIXED?: listed as a divergence but passes.\n\n");
-    let _ = writeln!(
-        out,
-        "| scenario | {} |",
-        reports
-            .iter()
-            .map(|r| r.target.as_str())
-            .collect::<Vec<_>>()
-            .join(" | ")
-    );
-    let _ = writeln!(out, "|---|{}", "---|".repeat(reports.len()));
+    out.push_str("\n## Scenarios\n\n");
+    table_head(&mut out, "scenario", reports);
     for scenario in &scenarios {
-        let cells: Vec<&str> = reports
+        let cells: Vec<String> = reports
             .iter()
             .map(|r| {
                 r.results
                     .iter()
                     .find(|e| e.scenario == *scenario)
-                    .map_or("–", |e| e.verdict.label())
+                    .map_or_else(
+                        || "–".to_owned(),
+                        |e| {
+                            let passed = e
+                                .checks
+                                .iter()
+                                .filter(|c| c.result == CheckResult::Passed)
+                                .count();
+                            format!("{} {passed}/{}", e.verdict.label(), e.checks.len())
+                        },
+                    )
             })
             .collect();
         let _ = writeln!(out, "| `{scenario}` | {} |", cells.join(" | "));
     }
     for report in reports {
-        let notes: Vec<String> = report
-            .results
-            .iter()
-            .filter_map(|e| match &e.verdict {
-                Verdict::KnownFailure { reason, .. } | Verdict::UnexpectedPass { reason } => {
-                    Some(format!("- `{}`: {reason}", e.scenario))
-                }
-                Verdict::Skipped { reason } => {
-                    Some(format!("- `{}` skipped: {reason}", e.scenario))
-                }
-                Verdict::Failed { message } => Some(format!(
-                    "- `{}` FAILED: {}",
-                    e.scenario,
-                    message.lines().next().unwrap_or_default()
-                )),
-                Verdict::Passed => None,
-            })
-            .collect();
-        if !notes.is_empty() {
-            let _ = writeln!(out, "\n## {}\n\n{}", report.target, notes.join("\n"));
-        }
+        not_passed(&mut out, report);
     }
     out
+}
+
+/// A target's checks that did not pass: divergences grouped by reason, skipped scenarios once
+/// each, blocked checks with what blocked them, failures with their message.
+fn not_passed(out: &mut String, report: &Report) {
+    let mut reasons: Vec<(&str, Vec<&str>)> = Vec::new();
+    let mut lines = Vec::new();
+    for entry in &report.results {
+        if let Verdict::Skipped { reason } = &entry.verdict {
+            lines.push(format!(
+                "- skipped `{}` ({} checks): {reason}",
+                entry.scenario,
+                entry.checks.len()
+            ));
+            continue;
+        }
+        for check in &entry.checks {
+            match &check.result {
+                CheckResult::Known { reason, .. } => {
+                    match reasons.iter_mut().find(|(r, _)| r == reason) {
+                        Some((_, ids)) => ids.push(&check.id),
+                        None => reasons.push((reason, vec![&check.id])),
+                    }
+                }
+                CheckResult::Blocked { by } => {
+                    lines.push(format!("- blocked `{}`: by `{by}`", check.id));
+                }
+                CheckResult::Skipped { reason } => {
+                    lines.push(format!("- skipped `{}`: {reason}", check.id));
+                }
+                CheckResult::Failed { message } => lines.push(format!(
+                    "- FAILED `{}`: {}",
+                    check.id,
+                    message.lines().next().unwrap_or_default()
+                )),
+                CheckResult::Fixed { reason } => lines.push(format!(
+                    "- FIXED? `{}` passes but is listed: {reason}",
+                    check.id
+                )),
+                CheckResult::Stale { reason } => lines.push(format!(
+                    "- STALE `{}` is listed but no such check fails: {reason}",
+                    check.id
+                )),
+                CheckResult::Passed => {}
+            }
+        }
+    }
+    if reasons.is_empty() && lines.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "\n## {}: every check that did not pass\n",
+        report.target
+    );
+    for (reason, ids) in reasons {
+        let ids: Vec<String> = ids.iter().map(|id| format!("`{id}`")).collect();
+        let _ = writeln!(
+            out,
+            "- known ({}): {reason}  \n  {}",
+            ids.len(),
+            ids.join(", ")
+        );
+    }
+    for line in lines {
+        let _ = writeln!(out, "{line}");
+    }
 }

@@ -151,7 +151,8 @@ pub struct ApiStep {
     /// Expected error code (`__type`); absent means success is expected.
     #[serde(default)]
     pub error: Option<String>,
-    /// A subset of the response body that must match (see `runner::matches`).
+    /// A subset of the response body that must match, each member a check of its own (see
+    /// `check::judge_leaf`).
     #[serde(default)]
     pub expect: Option<Value>,
     /// Variables to take from the response: name → path like `Operation.Targets.NAMESPACE`.

@@ -7,7 +7,15 @@ use conformance::suite::{self, Verdict};
 use libtest_mimic::{Arguments, Failed, Trial};
 
 fn main() {
-    let arguments = Arguments::from_args();
+    let mut arguments = Arguments::from_args();
+    // Scenarios mostly wait — on servers, containers, health probes — so more run at once than
+    // there are cores, unless told otherwise (--test-threads, RUST_TEST_THREADS).
+    if arguments.test_threads.is_none() {
+        arguments.test_threads = std::env::var("RUST_TEST_THREADS")
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .or(Some(4));
+    }
     let kind = std::env::var("CONFORMANCE_TARGET").unwrap_or_else(|_| "reference".to_owned());
     let name = std::env::var("CONFORMANCE_TARGET_NAME").unwrap_or_else(|_| kind.clone());
     if let Err(error) = conformance::target::check(&kind) {
@@ -37,7 +45,15 @@ fn main() {
     if let Some(reason) = &unavailable {
         eprintln!("SKIPPING every scenario: the k3s target cannot run here: {reason}");
     }
-    let trials = suite::discover(&suite::scenarios_root())
+    // The scenarios that run containers take longest: they start first.
+    let mut files = suite::discover(&suite::scenarios_root());
+    files.sort_by_key(|file| {
+        !conformance::scenario::load(&file.path).is_ok_and(|s| {
+            s.requires
+                .contains(&conformance::scenario::Capability::Docker)
+        })
+    });
+    let trials = files
         .into_iter()
         .map(|file| {
             let missing: Vec<&str> = match conformance::scenario::load(&file.path) {
@@ -99,16 +115,16 @@ fn run(
         .enable_all()
         .build()
         .map_err(|e| Failed::from(e.to_string()))?;
-    match runtime.block_on(suite::run_file(file, known, kind, name)) {
+    match runtime
+        .block_on(suite::run_file(file, known, kind, name))
+        .verdict
+    {
         Verdict::Passed | Verdict::Skipped { .. } => Ok(()),
-        Verdict::KnownFailure { reason, .. } => {
-            eprintln!("{}: known divergence: {reason}", file.name);
+        Verdict::KnownFailure { message, .. } => {
+            eprintln!("{}: known divergences: {message}", file.name);
             Ok(())
         }
         Verdict::Failed { message } => Err(Failed::from(message)),
-        Verdict::UnexpectedPass { reason } => Err(Failed::from(format!(
-            "passes, but conformance/expectations/{name}.yaml lists it as a known failure ({reason}): remove the entry"
-        ))),
     }
 }
 
@@ -135,7 +151,10 @@ fn self_checks() -> Vec<Trial> {
         "description: a fixed name in an exclusive scenario\nexclusive: it uses a fixed name\nsteps:\n{}",
         CREATE.replace("@NAME@", "fixed.example")
     );
-    let check = |name: &str, body: String, judge: fn(Verdict) -> Result<(), String>| {
+    let later = "description: two divergences and a failed capture\nsteps:\n  - api: { operation: GetNamespace, params: { Id: ns-doesnotexist2345 } }\n  - api: { operation: ListNamespaces, expect: { Namespaces: [] }, capture: { first: \"Namespaces[0].Id\" } }\n  - api: { operation: GetNamespace, params: { Id: \"${first}\" }, expect: { Namespace: { Id: \"${first}\" } } }\n  - api: { operation: ListServices, expect: { Services: [{ Id: srv-none }] } }\n".to_owned();
+    let check = |name: &str,
+                 body: String,
+                 judge: fn(suite::ScenarioResult) -> Result<(), String>| {
         Trial::test(format!("self-check/{name}"), move || {
             let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
             let path = dir.path().join("check.yaml");
@@ -145,15 +164,57 @@ fn self_checks() -> Vec<Trial> {
                 path,
             };
             let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
-            let verdict = runtime.block_on(suite::run_file(&file, &[], "reference", "reference"));
-            judge(verdict).map_err(Failed::from)
+            let result = runtime.block_on(suite::run_file(&file, &[], "reference", "reference"));
+            judge(result).map_err(Failed::from)
         })
     };
     vec![
         check(
+            "a-later-divergence-is-reported-and-a-failed-capture-blocks-its-users",
+            later,
+            |result| {
+                let got: Vec<(String, &str)> = result
+                    .checks
+                    .iter()
+                    .map(|c| {
+                        (
+                            c.id.trim_start_matches("check#").to_owned(),
+                            c.result.label(),
+                        )
+                    })
+                    .collect();
+                let want = [
+                    ("s1.error", "FAIL"),
+                    ("s2.error", "pass"),
+                    ("s2.expect.Namespaces[len]", "pass"),
+                    ("s2.capture.first", "FAIL"),
+                    ("s3.error", "blocked"),
+                    ("s3.expect.Namespace.Id", "blocked"),
+                    ("s4.error", "pass"),
+                    ("s4.expect.Services[len]", "FAIL"),
+                    ("s4.expect.Services[0].Id", "FAIL"),
+                    ("cleanup", "pass"),
+                ];
+                let want: Vec<(String, &str)> =
+                    want.iter().map(|(id, r)| ((*id).to_owned(), *r)).collect();
+                let blocked_by = result.checks.iter().find_map(|c| match &c.result {
+                    suite::CheckResult::Blocked { by } => Some(by.as_str()),
+                    _ => None,
+                });
+                if got == want && blocked_by == Some("check#s2.capture.first") {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "expected {want:?} (blocked by check#s2.capture.first), got {:?}",
+                        result.checks
+                    ))
+                }
+            },
+        ),
+        check(
             "a-fixed-name-left-behind-fails-the-scenario",
             fixed,
-            |verdict| match verdict {
+            |result| match result.verdict {
                 Verdict::Failed { message }
                     if message.contains("left behind after cleanup")
                         && message.contains("left-behind.example") =>
@@ -166,7 +227,7 @@ fn self_checks() -> Vec<Trial> {
         check(
             "cleanup-runs-after-a-failed-step",
             fixed_and_failing,
-            |verdict| match verdict {
+            |result| match result.verdict {
                 Verdict::Failed { message }
                     if message.contains("NamespaceNotFound")
                         && message.contains("left behind after cleanup")
@@ -182,7 +243,7 @@ fn self_checks() -> Vec<Trial> {
         check(
             "what-a-failed-scenario-created-is-removed",
             failing,
-            |verdict| match verdict {
+            |result| match result.verdict {
                 Verdict::Failed { message }
                     if message.contains("NamespaceNotFound")
                         && !message.contains("left behind") =>
@@ -195,7 +256,7 @@ fn self_checks() -> Vec<Trial> {
         check(
             "an-exclusive-scenario-is-cleaned-by-difference",
             exclusive,
-            |verdict| match verdict {
+            |result| match result.verdict {
                 Verdict::Passed => Ok(()),
                 other => Err(format!("expected a pass, got {other:?}")),
             },
