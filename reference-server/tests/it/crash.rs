@@ -281,14 +281,14 @@ async fn acknowledged_registrations_survive_repeated_kill_9() {
         let server =
             restart_and_expect_instances(data.path(), &service_id, &acknowledged, &sent).await;
         assert_operations_succeed(&server.client(), &burst.acknowledged).await;
-        let service = server
-            .client()
-            .get_service()
-            .id(&service_id)
-            .send()
-            .await
+        // GetService has no InstanceCount (as on AWS); ListServices' summaries do.
+        let services = server.client().list_services().send().await.unwrap();
+        let count = services
+            .services()
+            .iter()
+            .find(|service| service.id() == Some(service_id.as_str()))
+            .and_then(|service| service.instance_count())
             .unwrap();
-        let count = service.service().unwrap().instance_count().unwrap();
         assert!(
             usize::try_from(count).unwrap() >= acknowledged.len(),
             "InstanceCount {count} < {}",

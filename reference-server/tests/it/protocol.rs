@@ -207,6 +207,39 @@ async fn timestamps_are_epoch_second_numbers_with_milliseconds() {
     );
 }
 
+/// A service's JSON as AWS's own output shows it (awscli examples/servicediscovery/get-service.rst,
+/// create-service.rst, list-services.rst): a service without DNS records has `"DnsConfig": {}`,
+/// CreateService and GetService carry no InstanceCount, ListServices' summaries do.
+#[tokio::test(flavor = "multi_thread")]
+async fn service_json_follows_observed_aws_output() {
+    let server = TestServer::start(&[]).await;
+    let target = |operation: &str| format!("{PREFIX}.{operation}");
+    let (_, _, created) = call(
+        &server,
+        "localhost",
+        &target("CreateHttpNamespace"),
+        r#"{"Name":"observed.example"}"#,
+    )
+    .await;
+    let body = json!({ "OperationId": created["OperationId"] }).to_string();
+    let (_, _, op) = call(&server, "localhost", &target("GetOperation"), &body).await;
+    let namespace = op["Operation"]["Targets"]["NAMESPACE"].clone();
+    let body = json!({ "Name": "test-service", "NamespaceId": namespace }).to_string();
+    let (status, _, created) = call(&server, "localhost", &target("CreateService"), &body).await;
+    assert_eq!(status, 200, "{created}");
+    let service = &created["Service"];
+    assert_eq!(service["DnsConfig"], json!({}), "{service}");
+    assert_eq!(service["Type"], "HTTP");
+    assert!(service.get("InstanceCount").is_none(), "{service}");
+    let body = json!({ "Id": service["Id"] }).to_string();
+    let (_, _, got) = call(&server, "localhost", &target("GetService"), &body).await;
+    assert_eq!(got["Service"]["DnsConfig"], json!({}), "{got}");
+    assert!(got["Service"].get("InstanceCount").is_none(), "{got}");
+    let (_, _, listed) = call(&server, "localhost", &target("ListServices"), "{}").await;
+    assert_eq!(listed["Services"][0]["DnsConfig"], json!({}), "{listed}");
+    assert_eq!(listed["Services"][0]["InstanceCount"], 0, "{listed}");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn state_is_partitioned_by_the_signing_region() {
     let server = TestServer::start(&[]).await;

@@ -51,9 +51,14 @@ async fn create_service_returns_the_full_service() {
         (check.resource_path(), check.failure_threshold()),
         (Some("/health"), Some(3))
     );
-    assert_eq!(service.instance_count(), Some(0));
+    // AWS's CreateService and GetService answers carry no InstanceCount (awscli
+    // examples/servicediscovery/create-service.rst, get-service.rst); ListServices' do.
+    assert_eq!(service.instance_count(), None);
     let got = client.get_service().id(id).send().await.unwrap();
     assert_eq!(got.service().unwrap().name(), Some("backend-api"));
+    assert_eq!(got.service().unwrap().instance_count(), None);
+    let listed = client.list_services().send().await.unwrap();
+    assert_eq!(listed.services()[0].instance_count(), Some(0));
     let namespace = client.get_namespace().id(&ns).send().await.unwrap();
     assert_eq!(namespace.namespace().unwrap().service_count(), Some(1));
 }
@@ -211,6 +216,9 @@ async fn services_in_http_namespaces_are_http_only() {
         created.service().unwrap().r#type(),
         Some(&ServiceType::Http)
     );
+    // An empty DnsConfig, as AWS answers (awscli examples/servicediscovery/get-service.rst).
+    let dns = created.service().unwrap().dns_config().unwrap();
+    assert!(dns.dns_records().is_empty() && dns.routing_policy().is_none());
     let err = server
         .client
         .create_service()
@@ -221,6 +229,11 @@ async fn services_in_http_namespaces_are_http_only() {
         .await
         .unwrap_err();
     assert_eq!(err.code(), Some("InvalidInput"));
+    assert_eq!(
+        err.message(),
+        Some("When you specify an HTTP service, you can't include a DnsConfig element."),
+        "AWS's text (spec §14)"
+    );
     let op = server
         .client
         .update_service()

@@ -97,6 +97,8 @@ impl Context<'_> {
         }
     }
 
+    /// A service as GetService and CreateService answer it, or as ListServices' `ServiceSummary`
+    /// (`summary`: no NamespaceId or CreatorRequestId, but an InstanceCount).
     pub fn service_to_wire(
         &self,
         service: &Service,
@@ -114,23 +116,39 @@ impl Context<'_> {
                 Some(service.namespace_id.0.clone())
             },
             description: service.description.clone(),
-            instance_count,
-            dns_config: service.dns.as_ref().map(|dns| wire::DnsConfig {
-                namespace_id: if summary {
-                    None
-                } else {
-                    Some(service.namespace_id.0.clone())
+            // Observed AWS output has no InstanceCount in GetService and CreateService (awscli
+            // examples/servicediscovery/get-service.rst and create-service.rst, captured in 2025),
+            // although the model lists it; no current capture of ListServices shows the summary
+            // without it, so summaries keep it.
+            instance_count: summary.then_some(instance_count),
+            // A service without DNS records (Type HTTP) has an empty DnsConfig rather than none,
+            // as observed AWS output shows (`"DnsConfig": {}` in awscli
+            // examples/servicediscovery/get-service.rst, and in a summary in list-services.rst),
+            // although the model marks DnsRecords required (spec §1.3); the SDKs read it as an
+            // empty list.
+            dns_config: Some(match &service.dns {
+                Some(dns) => wire::DnsConfig {
+                    namespace_id: if summary {
+                        None
+                    } else {
+                        Some(service.namespace_id.0.clone())
+                    },
+                    routing_policy: Some(dns.routing_policy.as_str().to_owned()),
+                    dns_records: Some(
+                        dns.records
+                            .iter()
+                            .map(|r| wire::DnsRecord {
+                                kind: Some(r.kind.as_str().to_owned()),
+                                ttl: Some(r.ttl),
+                            })
+                            .collect(),
+                    ),
                 },
-                routing_policy: Some(dns.routing_policy.as_str().to_owned()),
-                dns_records: Some(
-                    dns.records
-                        .iter()
-                        .map(|r| wire::DnsRecord {
-                            kind: Some(r.kind.as_str().to_owned()),
-                            ttl: Some(r.ttl),
-                        })
-                        .collect(),
-                ),
+                None => wire::DnsConfig {
+                    namespace_id: None,
+                    routing_policy: None,
+                    dns_records: None,
+                },
             }),
             kind: service.kind.as_str().to_owned(),
             health_check_config: match &service.health {

@@ -140,8 +140,10 @@ pub async fn handle(
             }
             let is_dns = namespace.kind.is_dns();
             if !is_dns && dns.is_some() {
+                // AWS's text, as the aws CLI and Terraform printed it (spec §14, observed:
+                // hashicorp/terraform-provider-aws#7016).
                 return Err(ApiError::invalid_input(
-                    "A service in an HTTP namespace can't have a DnsConfig",
+                    "When you specify an HTTP service, you can't include a DnsConfig element.",
                 ));
             }
             if strict && namespace.kind == NamespaceType::DnsPrivate && health_check.is_some() {

@@ -66,6 +66,8 @@ pub struct DnsConfig {
     pub namespace_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub routing_policy: Option<String>,
+    /// Left out only in the empty `DnsConfig` of a service without DNS records.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub dns_records: Option<Vec<DnsRecord>>,
 }
 
@@ -151,7 +153,9 @@ pub struct Service {
     pub namespace_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-    pub instance_count: usize,
+    /// Only in `ServiceSummary` (ListServices).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instance_count: Option<usize>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dns_config: Option<DnsConfig>,
     #[serde(rename = "Type")]
