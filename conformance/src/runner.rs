@@ -529,15 +529,22 @@ impl<'t> Runner<'t> {
         })
     }
 
-    /// `expected`'s leaves against `actual`, as parts named `part.<path>`; all blocked by `by`
-    /// when the call did not go as the step expects.
+    /// `expected`'s leaves (templated) against `actual`, as parts named `part.<path>`: all blocked
+    /// by `by` when the call did not go as the step expects, and a leaf that uses a variable from
+    /// a failed check blocked by that check.
     fn leaves(&self, part: &str, expected: &Value, actual: &Value, by: Option<&str>) -> Parts {
         expected_leaves(expected)
             .into_iter()
             .map(|(path, leaf)| {
                 let status = match by {
                     Some(by) => Status::Blocked(by.to_owned()),
-                    None => verdict(judge_leaf(&leaf, &path, actual)),
+                    None => match self.expand_value(&leaf) {
+                        Ok(leaf) => verdict(judge_leaf(&leaf, &path, actual)),
+                        Err(error) => match error.downcast_ref::<BlockedBy>() {
+                            Some(BlockedBy(by)) => Status::Blocked(by.clone()),
+                            None => Status::Fail(format!("{error:#}")),
+                        },
+                    },
                 };
                 (part_with_path(part, &path), status)
             })
@@ -565,11 +572,9 @@ impl<'t> Runner<'t> {
 
     async fn api(&mut self, step: &ApiStep, sid: &str) -> anyhow::Result<Parts> {
         let params = self.expand_value(&step.params)?;
-        let expect = step
-            .expect
-            .as_ref()
-            .map(|e| self.expand_value(e))
-            .transpose()?;
+        // Expanded leaf by leaf when judged: a leaf that uses a variable from a failed check is
+        // blocked, the others are still judged.
+        let expect = step.expect.as_ref();
         let result = driver::api(
             &self.client,
             self.target,
@@ -674,11 +679,7 @@ impl<'t> Runner<'t> {
     fn cli(&mut self, step: &CliStep, sid: &str) -> anyhow::Result<Parts> {
         let command = self.expand(&step.run)?;
         let expected_stdout = step.stdout.as_deref().map(|s| self.expand(s)).transpose()?;
-        let expected_json = step
-            .stdout_json
-            .as_ref()
-            .map(|e| self.expand_value(e))
-            .transpose()?;
+        let expected_json = step.stdout_json.as_ref();
         let result = driver::cli(self.target, &command)?;
         let exit = if result.exit == step.exit {
             Ok(())
@@ -829,11 +830,7 @@ impl<'t> Runner<'t> {
 
     async fn http(&mut self, step: &HttpStep, sid: &str) -> anyhow::Result<Parts> {
         let url = self.expand(&step.get)?;
-        let expected = step
-            .body_json
-            .as_ref()
-            .map(|e| self.expand_value(e))
-            .transpose()?;
+        let expected = step.body_json.as_ref();
         let response = self
             .client
             .get(&url)

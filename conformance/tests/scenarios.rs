@@ -151,7 +151,7 @@ fn self_checks() -> Vec<Trial> {
         "description: a fixed name in an exclusive scenario\nexclusive: it uses a fixed name\nsteps:\n{}",
         CREATE.replace("@NAME@", "fixed.example")
     );
-    let later = "description: two divergences and a failed capture\nsteps:\n  - api: { operation: GetNamespace, params: { Id: ns-doesnotexist2345 } }\n  - api: { operation: ListNamespaces, expect: { Namespaces: [] }, capture: { first: \"Namespaces[0].Id\" } }\n  - api: { operation: GetNamespace, params: { Id: \"${first}\" }, expect: { Namespace: { Id: \"${first}\" } } }\n  - api: { operation: ListServices, expect: { Services: [{ Id: srv-none }] } }\n".to_owned();
+    let later = "description: two divergences and a failed capture\nsteps:\n  - api: { operation: GetNamespace, params: { Id: ns-doesnotexist2345 } }\n  - api: { operation: ListNamespaces, expect: { Namespaces: [] }, capture: { first: \"Namespaces[0].Id\" } }\n  - api: { operation: GetNamespace, params: { Id: \"${first}\" }, expect: { Namespace: { Id: \"${first}\" } } }\n  - api: { operation: ListServices, expect: { Services: [{ Id: srv-none }] } }\n  - api: { operation: ListServices, expect: { Services: [], Marker: \"${first}\" } }\n".to_owned();
     let check = |name: &str,
                  body: String,
                  judge: fn(suite::ScenarioResult) -> Result<(), String>| {
@@ -193,6 +193,9 @@ fn self_checks() -> Vec<Trial> {
                     ("s4.error", "pass"),
                     ("s4.expect.Services[len]", "FAIL"),
                     ("s4.expect.Services[0].Id", "FAIL"),
+                    ("s5.error", "pass"),
+                    ("s5.expect.Marker", "blocked"),
+                    ("s5.expect.Services[len]", "pass"),
                     ("cleanup", "pass"),
                 ];
                 let want: Vec<(String, &str)> =

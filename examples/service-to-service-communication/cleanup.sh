@@ -17,6 +17,9 @@ CLEANUP_TIMEOUT=${CLEANUP_TIMEOUT:-120}
 
 log() { printf '[cleanup] %s\n' "$*"; }
 
+TMP_ERR=$(mktemp)
+trap 'rm -f "$TMP_ERR"' EXIT
+
 if [ ! -s "$LEDGER" ]; then
   log "deploy.sh created nothing on $ENDPOINT ($REGION) that is still recorded; nothing to remove"
   exit 0
@@ -24,9 +27,16 @@ fi
 
 # --- ECS ---------------------------------------------------------------------------------------
 
-for service in $(ledger_ids ecs-service); do
-  status=$(awsx ecs describe-services --cluster "$CLUSTER" --services "$service" \
-    --query 'services[0].status' --output text 2>/dev/null || true)
+# "name status" of the recorded ECS services, in one call.
+ecs_services=$(ledger_ids ecs-service)
+ecs_service_status=
+if [ -n "$ecs_services" ]; then
+  # shellcheck disable=SC2086 # one argument per service
+  ecs_service_status=$(awsx ecs describe-services --cluster "$CLUSTER" --services $ecs_services \
+    --query 'services[].[serviceName, status]' --output text 2>/dev/null | tr '\t' ' ' || true)
+fi
+for service in $ecs_services; do
+  status=$(sed -n "s/^$service //p" <<<"$ecs_service_status")
   if [ "$status" != ACTIVE ]; then
     log "ECS service $service: ${status:-not found}"
     continue
@@ -70,16 +80,19 @@ done
 # --- Cloud Map ---------------------------------------------------------------------------------
 
 for service_id in $(ledger_ids cloudmap-service); do
-  if ! awsx servicediscovery get-service --id "$service_id" >/dev/null 2>&1; then
-    log "Cloud Map service $service_id: not found"
-    continue
-  fi
   # ECS deregisters a task's instance when the task stops.
-  log "waiting for the instances of $service_id to deregister"
   deadline=$((SECONDS + CLEANUP_TIMEOUT))
+  gone='' waited=''
   while :; do
-    instances=$(awsx servicediscovery list-instances --service-id "$service_id" \
-      --query 'Instances[].Id' --output text)
+    if ! instances=$(awsx servicediscovery list-instances --service-id "$service_id" \
+      --query 'Instances[].Id' --output text 2>"$TMP_ERR"); then
+      if grep -q ServiceNotFound "$TMP_ERR"; then
+        gone=yes
+        break
+      fi
+      cat "$TMP_ERR" >&2
+      exit 1
+    fi
     if [ -z "$instances" ] || [ "$instances" = None ]; then
       break
     fi
@@ -92,20 +105,29 @@ for service_id in $(ledger_ids cloudmap-service); do
       done
       break
     fi
+    [ -n "$waited" ] || log "waiting for the instances of $service_id to deregister"
+    waited=yes
     sleep 2
   done
+  if [ -n "$gone" ]; then
+    log "Cloud Map service $service_id: not found"
+    continue
+  fi
   log "deleting the Cloud Map service $service_id"
   awsx servicediscovery delete-service --id "$service_id" >/dev/null
 done
 
 for namespace_id in $(ledger_ids namespace); do
-  if ! awsx servicediscovery get-namespace --id "$namespace_id" >/dev/null 2>&1; then
-    log "namespace $namespace_id: not found"
-    continue
+  if ! operation_id=$(awsx servicediscovery delete-namespace --id "$namespace_id" \
+    --query OperationId --output text 2>"$TMP_ERR"); then
+    if grep -q NamespaceNotFound "$TMP_ERR"; then
+      log "namespace $namespace_id: not found"
+      continue
+    fi
+    cat "$TMP_ERR" >&2
+    exit 1
   fi
   log "deleting the namespace $NAMESPACE ($namespace_id)"
-  operation_id=$(awsx servicediscovery delete-namespace --id "$namespace_id" \
-    --query OperationId --output text)
   wait_for_operation "$operation_id"
 done
 rm -f "$LEDGER"

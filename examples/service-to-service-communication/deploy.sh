@@ -49,33 +49,33 @@ else
 fi
 log "namespace $NAMESPACE: $NAMESPACE_ID"
 
-# Prints the id of the Cloud Map service $1 in the namespace, creating it first if needed.
-cloudmap_service_id() {
-  local name=$1 id
-  id=$(awsx servicediscovery list-services \
+# Prints the id and ARN of the Cloud Map service $1 in the namespace, creating it first if needed.
+cloudmap_service() {
+  local name=$1 found
+  found=$(awsx servicediscovery list-services \
     --filters "Name=NAMESPACE_ID,Values=$NAMESPACE_ID,Condition=EQ" \
-    --query "Services[?Name=='$name'].Id" --output text)
-  if [ -z "$id" ] || [ "$id" = None ]; then
+    --query "Services[?Name=='$name'].[Id, Arn]" --output text)
+  if [ -z "$found" ] || [ "$found" = None ]; then
     log "creating the Cloud Map service $name" >&2
-    id=$(awsx servicediscovery create-service \
+    found=$(awsx servicediscovery create-service \
       --name "$name" \
       --namespace-id "$NAMESPACE_ID" \
       --dns-config "NamespaceId=$NAMESPACE_ID,DnsRecords=[{Type=A,TTL=60}]" \
       --health-check-config "Type=HTTP,ResourcePath=/health,FailureThreshold=3" \
-      --query Service.Id --output text)
-    ledger_add cloudmap-service "$id"
+      --query '[Service.Id, Service.Arn]' --output text)
+    ledger_add cloudmap-service "${found%%$'\t'*}"
   else
     log "Cloud Map service $name exists" >&2
   fi
-  echo "$id"
+  echo "$found"
 }
 
-BACKEND_SERVICE_ID=$(cloudmap_service_id backend-api)
-FRONTEND_SERVICE_ID=$(cloudmap_service_id frontend-web)
-BACKEND_REGISTRY_ARN=$(awsx servicediscovery get-service --id "$BACKEND_SERVICE_ID" \
-  --query Service.Arn --output text)
-FRONTEND_REGISTRY_ARN=$(awsx servicediscovery get-service --id "$FRONTEND_SERVICE_ID" \
-  --query Service.Arn --output text)
+read -r BACKEND_SERVICE_ID BACKEND_REGISTRY_ARN < <(cloudmap_service backend-api)
+read -r FRONTEND_SERVICE_ID FRONTEND_REGISTRY_ARN < <(cloudmap_service frontend-web)
+if [ -z "${BACKEND_REGISTRY_ARN:-}" ] || [ -z "${FRONTEND_REGISTRY_ARN:-}" ]; then
+  log "could not find or create the Cloud Map services (see the aws CLI's error above)"
+  exit 1
+fi
 log "backend-api:  $BACKEND_REGISTRY_ARN"
 log "frontend-web: $FRONTEND_REGISTRY_ARN"
 
@@ -123,8 +123,7 @@ FRONTEND_TASK_DEFINITION=$(register_task_definition frontend-web)
 deploy_ecs_service() {
   local service=$1 registry_arn_var=$2 registry_arn=$3 task_definition=$4 desired status
   desired=$(sed -n 's/.*"desiredCount": *\([0-9]*\).*/\1/p' "services/$service.json")
-  status=$(awsx ecs describe-services --cluster "$CLUSTER" --services "$service" \
-    --query 'services[0].status' --output text 2>/dev/null || true)
+  status=$(sed -n "s/^$service //p" <<<"$ECS_SERVICE_STATUS")
   if [ "$status" = ACTIVE ]; then
     log "updating the ECS service $service ($task_definition, desired count $desired)"
     awsx ecs update-service --cluster "$CLUSTER" --service "$service" \
@@ -139,6 +138,10 @@ deploy_ecs_service() {
   ledger_add ecs-service "$service"
 }
 
+# "name status" of both ECS services, in one call.
+ECS_SERVICE_STATUS=$(awsx ecs describe-services --cluster "$CLUSTER" \
+  --services backend-api-service frontend-web-service \
+  --query 'services[].[serviceName, status]' --output text 2>/dev/null | tr '\t' ' ' || true)
 deploy_ecs_service backend-api-service BACKEND_REGISTRY_ARN "$BACKEND_REGISTRY_ARN" "$BACKEND_TASK_DEFINITION"
 deploy_ecs_service frontend-web-service FRONTEND_REGISTRY_ARN "$FRONTEND_REGISTRY_ARN" "$FRONTEND_TASK_DEFINITION"
 

@@ -36,8 +36,17 @@ impl ApiError {
         Self::new("InvalidInput", message)
     }
 
+    /// An unknown namespace id or ARN. AWS's text for this case has not been observed, so ours
+    /// names what was asked for.
     pub fn namespace_not_found(id: &str) -> Self {
         Self::new("NamespaceNotFound", format!("Namespace not found: {id}"))
+    }
+
+    /// An unknown `NamespaceName` in DiscoverInstances or DiscoverInstancesRevision, in AWS's
+    /// words, which do not repeat the name (the Go SDK's output quoted in
+    /// kubernetes-sigs/external-dns#5180).
+    pub fn namespace_name_not_found() -> Self {
+        Self::new("NamespaceNotFound", "Namespace not found")
     }
 
     pub fn service_not_found(id: &str) -> Self {
@@ -48,10 +57,23 @@ impl ApiError {
         Self::new("InstanceNotFound", format!("Instance not found: {id}"))
     }
 
-    pub fn duplicate_request(operation_id: &str) -> Self {
+    /// A request that conflicts with the operation `operation_id`, which the API operation
+    /// `operation_name` (`DeleteNamespace`, `CreatePrivateDnsNamespace`, …) started. The wording
+    /// is AWS's: "Another operation of type DeleteNamespace and id … is in progress" (recorded
+    /// from AWS in getmoto/moto tests/test_servicediscovery/test_servicediscovery_httpnamespaces.py;
+    /// the same form with `CreatePrivateDnsNamespace` in a Terraform log and with
+    /// `RegisterInstance` in a Go SDK sample). Once that operation has finished, AWS says
+    /// "… has completed" instead (a CloudFormation message quoted in a public test fixture; weaker
+    /// evidence, and the error code there is not certain).
+    pub fn duplicate_request(operation_name: &str, operation_id: &str, completed: bool) -> Self {
+        let state = if completed {
+            "has completed"
+        } else {
+            "is in progress"
+        };
         Self::new(
             "DuplicateRequest",
-            format!("Another operation on the same resource is in progress: {operation_id}"),
+            format!("Another operation of type {operation_name} and id {operation_id} {state}"),
         )
         .with("DuplicateOperationId", operation_id)
     }

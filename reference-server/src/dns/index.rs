@@ -222,7 +222,7 @@ impl<'s> ServiceShape<'s> {
             .map(|ip| ip.octets());
         let port = instance
             .attribute(AWS_INSTANCE_PORT)
-            .and_then(|v| v.parse::<u16>().ok());
+            .and_then(crate::model::instance::usable_port);
         let entry = |rdata: &[u8]| Entry {
             rdata: Arc::from(rdata),
             target_ipv4: None,

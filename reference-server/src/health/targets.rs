@@ -72,7 +72,7 @@ fn target(service: &Service, instance: &Instance) -> Option<Target> {
         return None;
     };
     let ip: IpAddr = instance.attribute(AWS_INSTANCE_IPV4)?.parse().ok()?;
-    let port: u16 = instance.attribute(AWS_INSTANCE_PORT)?.parse().ok()?;
+    let port = crate::model::instance::usable_port(instance.attribute(AWS_INSTANCE_PORT)?)?;
     Some(Target {
         kind: check.kind,
         address: SocketAddr::new(ip, port),

@@ -21,6 +21,13 @@ pub const RESERVED_ATTRIBUTES: [&str; 7] = [
     AWS_EC2_INSTANCE_ID,
 ];
 
+/// `AWS_INSTANCE_PORT` as a port an SRV record can name and a health check can probe: 1 to
+/// 65535. AWS refuses "0" for an SRV service ("A valid port number must be supplied.",
+/// hashicorp/consul-aws#8), so port 0 is never published or probed either.
+pub fn usable_port(value: &str) -> Option<u16> {
+    value.parse::<u16>().ok().filter(|port| *port != 0)
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum HealthStatus {
     Healthy,
@@ -61,5 +68,24 @@ pub struct Instance {
 impl Instance {
     pub fn attribute(&self, key: &str) -> Option<&str> {
         self.attributes.get(key).map(String::as_str)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    #[rstest]
+    #[case("80", Some(80))]
+    #[case("1", Some(1))]
+    #[case("65535", Some(65535))]
+    #[case("0", None)]
+    #[case("65536", None)]
+    #[case("-1", None)]
+    #[case("http", None)]
+    #[case("", None)]
+    fn usable_ports_are_1_to_65535(#[case] value: &str, #[case] port: Option<u16>) {
+        assert_eq!(usable_port(value), port, "{value:?}");
     }
 }

@@ -293,6 +293,19 @@ async fn unknown_names_are_namespace_or_service_not_found() {
         .await
         .unwrap_err();
     assert_eq!(err.code(), Some("NamespaceNotFound"));
+    // AWS's text, which does not repeat the name (kubernetes-sigs/external-dns#5180).
+    assert_eq!(err.message(), Some("Namespace not found"));
+    let err = client
+        .discover_instances_revision()
+        .namespace_name("unknown.local")
+        .service_name("web")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (err.code(), err.message()),
+        (Some("NamespaceNotFound"), Some("Namespace not found"))
+    );
     let err = client
         .discover_instances()
         .namespace_name("known.local")

@@ -80,6 +80,110 @@ async fn reserved_attributes_are_required_by_record_type() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn port_0_is_refused_where_the_port_is_used() {
+    let server = TestServer::start(&[]).await;
+    let client = &server.client;
+    let ns = crate::fixtures::public_namespace(client, "port.example.com").await;
+    let srv = crate::fixtures::dns_service(
+        client,
+        &ns,
+        "srv",
+        records(&[(RecordType::A, 60), (RecordType::Srv, 60)]),
+    )
+    .await;
+    let checked = client
+        .create_service()
+        .name("checked")
+        .namespace_id(&ns)
+        .dns_config(records(&[(RecordType::A, 60)]))
+        .health_check_config(
+            aws_sdk_servicediscovery::types::HealthCheckConfig::builder()
+                .r#type(aws_sdk_servicediscovery::types::HealthCheckType::Tcp)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let checked = checked.service().unwrap().id().unwrap().to_owned();
+    let a_only = plain_service(client, &ns, "a-only").await;
+    let attempt = |service: String, port: &'static str| {
+        client
+            .register_instance()
+            .service_id(service)
+            .instance_id("i-1")
+            .attributes("AWS_INSTANCE_IPV4", "10.0.0.1")
+            .attributes("AWS_INSTANCE_PORT", port)
+            .send()
+    };
+    // AWS's text for "0" in an SRV service (hashicorp/consul-aws#8); a health check probes the
+    // port too.
+    for service in [&srv, &checked] {
+        let err = attempt(service.clone(), "0").await.unwrap_err();
+        assert_eq!(err.code(), Some("InvalidInput"));
+        assert_eq!(err.message(), Some("A valid port number must be supplied."));
+    }
+    // Other bad values keep our text.
+    let err = attempt(srv.clone(), "70000").await.unwrap_err();
+    assert_eq!(
+        err.message(),
+        Some("AWS_INSTANCE_PORT must be a port from 0 to 65535: 70000")
+    );
+    // Where nothing uses the port, 0 is just an attribute.
+    let op = attempt(a_only.clone(), "0").await.unwrap();
+    crate::fixtures::succeed(client, op.operation_id().unwrap()).await;
+    let op = attempt(srv.clone(), "1").await.unwrap();
+    crate::fixtures::succeed(client, op.operation_id().unwrap()).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn alias_instances_need_a_weighted_service() {
+    let server = TestServer::start(&[]).await;
+    let client = &server.client;
+    let ns = private_namespace(client, "alias.local").await;
+    let multivalue = plain_service(client, &ns, "multivalue").await;
+    let weighted_srv = crate::fixtures::dns_service(
+        client,
+        &ns,
+        "weighted-srv",
+        crate::fixtures::weighted(&[(RecordType::Srv, 60)]),
+    )
+    .await;
+    let weighted_a = crate::fixtures::dns_service(
+        client,
+        &ns,
+        "weighted-a",
+        crate::fixtures::weighted(&[(RecordType::A, 60)]),
+    )
+    .await;
+    let alias = |service: String| {
+        client
+            .register_instance()
+            .service_id(service)
+            .instance_id("lb")
+            .attributes("AWS_ALIAS_DNS_NAME", "lb-1.us-east-1.elb.amazonaws.com")
+            .send()
+    };
+    // AWS's text for a MULTIVALUE service (kubernetes-sigs/external-dns#1174).
+    let err = alias(multivalue).await.unwrap_err();
+    assert_eq!(err.code(), Some("InvalidInput"));
+    assert_eq!(
+        err.message(),
+        Some("ALIAS instance can be registered only in services with WEIGHTED routing policy")
+    );
+    // WEIGHTED without an A or AAAA record: AWS's text is unknown, ours stays.
+    let err = alias(weighted_srv).await.unwrap_err();
+    assert_eq!(
+        err.message(),
+        Some(
+            "AWS_ALIAS_DNS_NAME requires a service with A or AAAA records and the WEIGHTED routing policy"
+        )
+    );
+    let op = alias(weighted_a).await.unwrap();
+    crate::fixtures::succeed(client, op.operation_id().unwrap()).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn attribute_limits_are_enforced() {
     let server = TestServer::start(&[]).await;
     let client = &server.client;
@@ -194,6 +298,25 @@ async fn a_registration_in_progress_makes_a_second_one_a_duplicate_request() {
         panic!("expected DuplicateRequest, got {err:?}")
     };
     assert_eq!(dup.duplicate_operation_id(), first.operation_id());
+    // AWS's wording names the operation in progress by its API name (getmoto/moto's record of
+    // AWS for DeleteNamespace; "Another operation of type RegisterInstance" in a Go SDK sample).
+    let in_progress = format!(
+        "Another operation of type RegisterInstance and id {} is in progress",
+        first.operation_id().unwrap()
+    );
+    assert_eq!(dup.message(), Some(in_progress.as_str()));
+    // So does a deregistration that meets the registration.
+    let err = client
+        .deregister_instance()
+        .service_id(&svc)
+        .instance_id("i-1")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (err.code(), err.message()),
+        (Some("DuplicateRequest"), Some(in_progress.as_str()))
+    );
     // Until the operation succeeds, the instance is not there.
     let err = client
         .get_instance()

@@ -206,6 +206,63 @@ async fn replaying_a_creator_request_id_returns_the_original_operation() {
         .await
         .unwrap_err();
     assert_eq!(other.code(), Some("DuplicateRequest"));
+    // The first operation has finished (no delay): AWS's wording for that case, from a
+    // CloudFormation message quoted in a public test fixture.
+    assert_eq!(
+        other.message(),
+        Some(
+            format!(
+                "Another operation of type CreateHttpNamespace and id {} has completed",
+                first.operation_id().unwrap()
+            )
+            .as_str()
+        )
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_token_replayed_while_its_create_is_in_progress_names_the_create() {
+    let server = TestServer::start(&["--operation-delay", "2s"]).await;
+    let client = &server.client;
+    let first = client
+        .create_private_dns_namespace()
+        .name("pending.local")
+        .vpc("vpc-1")
+        .creator_request_id("token-p")
+        .send()
+        .await
+        .unwrap();
+    // The same token for another namespace, of another type, while the first create runs: the
+    // message names the API operation that started it (a Terraform log quotes "Another operation
+    // of type CreatePrivateDnsNamespace and id … is in progress").
+    let err = client
+        .create_http_namespace()
+        .name("pending-http")
+        .creator_request_id("token-p")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("DuplicateRequest"));
+    let first_id = first.operation_id().unwrap();
+    assert_eq!(
+        err.message(),
+        Some(
+            format!(
+                "Another operation of type CreatePrivateDnsNamespace and id {first_id} is in progress"
+            )
+            .as_str()
+        )
+    );
+    let aws_sdk_servicediscovery::operation::create_http_namespace::CreateHttpNamespaceError::DuplicateRequest(dup) =
+        err.into_service_error()
+    else {
+        panic!("expected DuplicateRequest")
+    };
+    assert_eq!(dup.duplicate_operation_id(), Some(first_id));
+    assert_eq!(
+        wait_operation(client, first_id).await,
+        OperationStatus::Success
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -330,6 +387,13 @@ async fn a_namespace_with_services_cannot_be_deleted() {
     let srv = plain_service(client, &ns, "web").await;
     let err = client.delete_namespace().id(&ns).send().await.unwrap_err();
     assert_eq!(err.code(), Some("ResourceInUse"));
+    assert_eq!(
+        err.message(),
+        Some(
+            "Namespace has associated services; delete the services before deleting the namespace"
+        ),
+        "AWS's text (anomalyco/sst#5931)"
+    );
     client.delete_service().id(&srv).send().await.unwrap();
     let op = client.delete_namespace().id(&ns).send().await.unwrap();
     assert_eq!(
@@ -338,6 +402,11 @@ async fn a_namespace_with_services_cannot_be_deleted() {
     );
     let err = client.get_namespace().id(&ns).send().await.unwrap_err();
     assert_eq!(err.code(), Some("NamespaceNotFound"));
+    // AWS's text for an unknown id has not been observed; ours names the id.
+    assert_eq!(
+        err.message(),
+        Some(format!("Namespace not found: {ns}").as_str())
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -611,6 +680,17 @@ async fn namespace_operations_in_progress_are_duplicate_requests() {
     let delete = client.delete_namespace().id(&id).send().await.unwrap();
     let err = client.delete_namespace().id(&id).send().await.unwrap_err();
     assert_eq!(err.code(), Some("DuplicateRequest"));
+    // AWS's text, as getmoto/moto's test_delete_namespace records it.
+    assert_eq!(
+        err.message(),
+        Some(
+            format!(
+                "Another operation of type DeleteNamespace and id {} is in progress",
+                delete.operation_id().unwrap()
+            )
+            .as_str()
+        )
+    );
     let err = client
         .update_http_namespace()
         .id(&id)

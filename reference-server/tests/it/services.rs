@@ -96,6 +96,11 @@ async fn the_legacy_namespace_id_inside_dns_config_is_accepted() {
         .await
         .unwrap_err();
     assert_eq!(err.code(), Some("InvalidInput"));
+    assert_eq!(
+        err.message(),
+        Some("Service namespace id cannot be null"),
+        "AWS's text (awsdocs/aws-cloudformation-user-guide PR #463)"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -361,30 +366,117 @@ async fn update_service_changes_ttls_and_omission_removes_the_health_check() {
         service.health_check_config().is_none(),
         "omitting HealthCheckConfig removes it"
     );
-    // Record types can't change.
-    let err = client
-        .update_service()
-        .id(id)
-        .service(
-            ServiceChange::builder()
-                .dns_config(
-                    DnsConfigChange::builder()
-                        .dns_records(
-                            DnsRecord::builder()
-                                .r#type(RecordType::Srv)
-                                .ttl(5)
-                                .build()
-                                .unwrap(),
-                        )
-                        .build()
-                        .unwrap(),
-                )
-                .build(),
+    // Record types can't change; AWS's text names both sets (hashicorp/terraform-provider-aws
+    // PR #2613 shows A → AAAA).
+    let change_to = |kinds: &[RecordType]| {
+        let mut records = DnsConfigChange::builder();
+        for kind in kinds {
+            records = records.dns_records(
+                DnsRecord::builder()
+                    .r#type(kind.clone())
+                    .ttl(5)
+                    .build()
+                    .unwrap(),
+            );
+        }
+        client
+            .update_service()
+            .id(id)
+            .service(
+                ServiceChange::builder()
+                    .dns_config(records.build().unwrap())
+                    .build(),
+            )
+            .send()
+    };
+    let err = change_to(&[RecordType::Aaaa]).await.unwrap_err();
+    assert_eq!(err.code(), Some("InvalidInput"));
+    assert_eq!(
+        err.message(),
+        Some(
+            "The record types in the request must be the same as those present in the existing \
+             service. Records in the existing service are [A], but the records in the request are \
+             [AAAA]. The record types of a service cannot be changed."
         )
-        .send()
+    );
+    let err = change_to(&[RecordType::A, RecordType::Srv])
         .await
         .unwrap_err();
+    assert!(
+        err.message()
+            .unwrap()
+            .contains("existing service are [A], but the records in the request are [A, SRV]."),
+        "{err:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_existing_health_check_keeps_its_type() {
+    let server = TestServer::start(&[]).await;
+    let client = &server.client;
+    let ns = crate::fixtures::public_namespace(client, "hctype.example.com").await;
+    let checked = client
+        .create_service()
+        .name("checked")
+        .namespace_id(&ns)
+        .dns_config(records(&[(RecordType::A, 60)]))
+        .health_check_config(http_check())
+        .send()
+        .await
+        .unwrap();
+    let checked = checked.service().unwrap().id().unwrap().to_owned();
+    let update = |id: String, check: HealthCheckConfig| {
+        client
+            .update_service()
+            .id(id)
+            .service(ServiceChange::builder().health_check_config(check).build())
+            .send()
+    };
+    let tcp = || {
+        HealthCheckConfig::builder()
+            .r#type(HealthCheckType::Tcp)
+            .build()
+            .unwrap()
+    };
+    // AWS's text (hashicorp/terraform-provider-aws PR #2613).
+    let err = update(checked.clone(), tcp()).await.unwrap_err();
     assert_eq!(err.code(), Some("InvalidInput"));
+    assert_eq!(
+        err.message(),
+        Some("Type of health check cannot be changed")
+    );
+    let got = client.get_service().id(&checked).send().await.unwrap();
+    assert_eq!(
+        got.service()
+            .unwrap()
+            .health_check_config()
+            .unwrap()
+            .r#type(),
+        &HealthCheckType::Http,
+        "the refused update changed nothing"
+    );
+    // The same type with another path and threshold is an update like any other.
+    let same_type = HealthCheckConfig::builder()
+        .r#type(HealthCheckType::Http)
+        .resource_path("/ready")
+        .failure_threshold(2)
+        .build()
+        .unwrap();
+    let op = update(checked.clone(), same_type).await.unwrap();
+    crate::fixtures::succeed(client, op.operation_id().unwrap()).await;
+    // A service without a check may get one of any type.
+    let unchecked = crate::fixtures::plain_service(client, &ns, "unchecked").await;
+    let op = update(unchecked.clone(), tcp()).await.unwrap();
+    crate::fixtures::succeed(client, op.operation_id().unwrap()).await;
+    let got = client.get_service().id(&unchecked).send().await.unwrap();
+    assert_eq!(
+        got.service()
+            .unwrap()
+            .health_check_config()
+            .unwrap()
+            .r#type(),
+        &HealthCheckType::Tcp
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -422,6 +514,13 @@ async fn a_service_with_instances_cannot_be_deleted() {
     register(client, &id, "i-1", "10.0.0.1", &[]).await;
     let err = client.delete_service().id(&id).send().await.unwrap_err();
     assert_eq!(err.code(), Some("ResourceInUse"));
+    assert_eq!(
+        err.message(),
+        Some(
+            "Service contains registered instances; delete the instances before deleting the service"
+        ),
+        "AWS's text (hashicorp/terraform#18264)"
+    );
     let op = client
         .deregister_instance()
         .service_id(&id)

@@ -1,13 +1,14 @@
 //! What the Cloud Map operations share: the request context, id-or-ARN resolution, pagination
 //! tokens, model → wire conversions, and building asynchronous operations.
 
-use super::wire;
+use super::{Op, wire};
 use crate::api::AppState;
 use crate::api::error::ApiError;
 use crate::model::{
     self, Instance, Mutation, Namespace, NamespaceId, NamespaceType, Operation, OperationId,
     OperationStatus, OperationType, Region, Service, ServiceHealth, ServiceId, Timestamp,
 };
+use crate::store::Registry;
 
 /// Who is asking and where: one request's view of the server.
 pub struct Context<'a> {
@@ -244,6 +245,63 @@ impl NewOperation {
     }
 }
 
+/// `DuplicateRequest` for a request that conflicts with `operation`, naming it as AWS does: by
+/// the API operation that started it and its id, "in progress" or "completed" (see
+/// `ApiError::duplicate_request`).
+pub fn duplicate_request(registry: &Registry, operation: &Operation) -> ApiError {
+    ApiError::duplicate_request(
+        api_operation_name(registry, operation),
+        operation.id.as_str(),
+        operation.status.is_terminal(),
+    )
+}
+
+/// The API operation that started `operation`: AWS's DuplicateRequest messages name it so
+/// ("Another operation of type CreatePrivateDnsNamespace and id … is in progress", quoted from a
+/// Terraform log; `DeleteNamespace` in getmoto/moto's record of AWS), not by the OperationType
+/// (`CREATE_NAMESPACE`). A namespace operation is named after the namespace's type, which an
+/// unfinished create carries in its mutation and the namespace itself tells otherwise.
+pub fn api_operation_name(registry: &Registry, operation: &Operation) -> &'static str {
+    let namespace_kind = match &operation.mutation {
+        Some(Mutation::CreateNamespace(namespace)) => Some(namespace.kind),
+        _ => operation
+            .namespace_id
+            .as_ref()
+            .and_then(|id| registry.namespace_by_id(id))
+            .map(|namespace| namespace.kind),
+    };
+    let by_namespace = |http: Op, private: Op, public: Op| {
+        namespace_kind.map(|kind| match kind {
+            NamespaceType::Http => http,
+            NamespaceType::DnsPrivate => private,
+            NamespaceType::DnsPublic => public,
+        })
+    };
+    let op = match operation.kind {
+        OperationType::CreateNamespace => by_namespace(
+            Op::CreateHttpNamespace,
+            Op::CreatePrivateDnsNamespace,
+            Op::CreatePublicDnsNamespace,
+        ),
+        OperationType::UpdateNamespace => by_namespace(
+            Op::UpdateHttpNamespace,
+            Op::UpdatePrivateDnsNamespace,
+            Op::UpdatePublicDnsNamespace,
+        ),
+        OperationType::DeleteNamespace => Some(Op::DeleteNamespace),
+        OperationType::UpdateService => Some(Op::UpdateService),
+        OperationType::RegisterInstance => Some(Op::RegisterInstance),
+        OperationType::DeregisterInstance => Some(Op::DeregisterInstance),
+    };
+    match (op, operation.kind) {
+        (Some(op), _) => op.name(),
+        // A finished create or update whose namespace has since been deleted: its type is gone
+        // with it, so the message names the operation without it.
+        (None, OperationType::CreateNamespace) => "CreateNamespace",
+        (None, _) => "UpdateNamespace",
+    }
+}
+
 /// A request's `CreatorRequestId`/`UpdaterRequestId` as an idempotency token. An empty string is
 /// no token (every request carrying one is a new request), as if the member were left out.
 ///
@@ -329,4 +387,122 @@ pub fn namespaces_clash(
         a_name == b_name
     };
     same_name && (a_kind == b_kind || (a_kind.is_dns() && b_kind.is_dns()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Change;
+    use rstest::rstest;
+
+    fn namespace(kind: NamespaceType) -> Namespace {
+        Namespace {
+            id: NamespaceId("ns-aaaaaaaaaaaaaaaa".to_owned()),
+            region: Region("us-east-1".to_owned()),
+            name: "n.local".to_owned(),
+            http_name: "n.local".to_owned(),
+            kind,
+            description: None,
+            vpc: None,
+            soa_ttl: None,
+            hosted_zone_id: None,
+            creator_request_id: None,
+            create_date: Timestamp(1),
+            tags: Default::default(),
+        }
+    }
+
+    fn operation(kind: OperationType, mutation: Option<Mutation>) -> Operation {
+        let mut op = NewOperation {
+            kind,
+            token: None,
+            namespace_id: Some(NamespaceId("ns-aaaaaaaaaaaaaaaa".to_owned())),
+            service_id: None,
+            instance_id: None,
+            mutation: Mutation::DeleteNamespace {
+                namespace_id: NamespaceId("ns-aaaaaaaaaaaaaaaa".to_owned()),
+            },
+        }
+        .build(&Region("us-east-1".to_owned()), Timestamp(1));
+        op.mutation = mutation;
+        op
+    }
+
+    #[rstest]
+    #[case(NamespaceType::Http, "CreateHttpNamespace", "UpdateHttpNamespace")]
+    #[case(
+        NamespaceType::DnsPrivate,
+        "CreatePrivateDnsNamespace",
+        "UpdatePrivateDnsNamespace"
+    )]
+    #[case(
+        NamespaceType::DnsPublic,
+        "CreatePublicDnsNamespace",
+        "UpdatePublicDnsNamespace"
+    )]
+    fn namespace_operations_are_named_after_the_namespace_type(
+        #[case] kind: NamespaceType,
+        #[case] create: &str,
+        #[case] update: &str,
+    ) {
+        let empty = Registry::default();
+        // An unfinished create: the namespace is only in the mutation.
+        let pending = operation(
+            OperationType::CreateNamespace,
+            Some(Mutation::CreateNamespace(namespace(kind))),
+        );
+        assert_eq!(api_operation_name(&empty, &pending), create);
+        // Finished: the namespace itself tells.
+        let mut registry = Registry::default();
+        registry.apply(&Change::PutNamespace(namespace(kind)));
+        let finished = operation(OperationType::CreateNamespace, None);
+        assert_eq!(api_operation_name(&registry, &finished), create);
+        let updated = operation(OperationType::UpdateNamespace, None);
+        assert_eq!(api_operation_name(&registry, &updated), update);
+        // The namespace is gone: the operation is named without its type.
+        assert_eq!(api_operation_name(&empty, &finished), "CreateNamespace");
+        assert_eq!(api_operation_name(&empty, &updated), "UpdateNamespace");
+    }
+
+    #[rstest]
+    #[case(OperationType::DeleteNamespace, "DeleteNamespace")]
+    #[case(OperationType::UpdateService, "UpdateService")]
+    #[case(OperationType::RegisterInstance, "RegisterInstance")]
+    #[case(OperationType::DeregisterInstance, "DeregisterInstance")]
+    fn other_operations_are_named_as_their_api_operation(
+        #[case] kind: OperationType,
+        #[case] name: &str,
+    ) {
+        assert_eq!(
+            api_operation_name(&Registry::default(), &operation(kind, None)),
+            name
+        );
+    }
+
+    #[test]
+    fn duplicate_request_says_whether_the_operation_finished() {
+        let registry = Registry::default();
+        let mut op = operation(OperationType::DeleteNamespace, None);
+        let error = duplicate_request(&registry, &op);
+        assert_eq!(error.code, "DuplicateRequest");
+        assert_eq!(
+            error.message,
+            format!(
+                "Another operation of type DeleteNamespace and id {} is in progress",
+                op.id.as_str()
+            )
+        );
+        assert_eq!(
+            error.extra,
+            vec![("DuplicateOperationId", op.id.as_str().to_owned())]
+        );
+        op.status = OperationStatus::Success;
+        assert_eq!(
+            duplicate_request(&registry, &op).message,
+            format!(
+                "Another operation of type DeleteNamespace and id {} has completed",
+                op.id.as_str()
+            )
+        );
+    }
 }

@@ -1,7 +1,7 @@
 //! What CreateHttpNamespace, CreatePrivateDnsNamespace and CreatePublicDnsNamespace share:
 //! idempotency, the name clash rules, the namespace quota, and submitting CREATE_NAMESPACE.
 
-use super::common::{Context, NewOperation, http_name_for, namespaces_clash};
+use super::common::{Context, NewOperation, duplicate_request, http_name_for, namespaces_clash};
 use super::validate::{self, Validator};
 use super::wire;
 use crate::api::error::ApiError;
@@ -81,7 +81,7 @@ pub async fn submit(ctx: &Context<'_>, draft: Draft) -> Result<wire::OperationId
                 return if same {
                     Ok((previous.id.clone(), Vec::new()))
                 } else {
-                    Err(ApiError::duplicate_request(previous.id.as_str()))
+                    Err(duplicate_request(registry, previous))
                 };
             }
             let existing = registry

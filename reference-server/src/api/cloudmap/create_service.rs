@@ -116,7 +116,13 @@ pub async fn handle(
             ));
         }
         (Some(id), _) | (None, Some(id)) => id.clone(),
-        (None, None) => return Err(ApiError::invalid_input("NamespaceId is required")),
+        // AWS's text, as CloudFormation printed it for a service without NamespaceId
+        // (awsdocs/aws-cloudformation-user-guide PR #463).
+        (None, None) => {
+            return Err(ApiError::invalid_input(
+                "Service namespace id cannot be null",
+            ));
+        }
     };
     let name = input.name.unwrap_or_default();
     check_tag_quota(&name, tags.len())?;

@@ -1,7 +1,7 @@
 //! `DeleteNamespace`: async (DELETE_NAMESPACE); `ResourceInUse` while the namespace has services.
 //! Differs from AWS: the operation's Targets carry no `ROUTE_53_CHANGE_ID` (there is no Route 53).
 
-use super::common::{Context, NewOperation};
+use super::common::{Context, NewOperation, duplicate_request};
 use super::validate::{self, Validator};
 use super::wire;
 use crate::api::error::ApiError;
@@ -26,15 +26,13 @@ pub async fn handle(
                 return Err(ApiError::namespace_not_found(&raw));
             }
             if let Some(pending) = registry.pending_on_namespace(&id) {
-                return Err(ApiError::duplicate_request(pending.id.as_str()));
+                return Err(duplicate_request(registry, pending));
             }
-            let services = registry.service_count(&id);
-            if services > 0 {
+            if registry.service_count(&id) > 0 {
+                // AWS's text, as the Go SDK printed it (anomalyco/sst#5931, #5678).
                 return Err(ApiError::new(
                     "ResourceInUse",
-                    format!(
-                        "Namespace {id} can't be deleted because it contains {services} service(s)"
-                    ),
+                    "Namespace has associated services; delete the services before deleting the namespace",
                 ));
             }
             let operation = NewOperation {

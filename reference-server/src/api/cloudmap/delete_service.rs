@@ -22,11 +22,12 @@ pub async fn handle(ctx: &Context<'_>, input: wire::IdInput) -> Result<wire::Emp
             }
             let instances = registry.instance_count_of(&id) + registry.pending_registrations(&id);
             if instances > 0 {
+                // AWS's text, as Terraform and the aws CLI printed it (hashicorp/terraform#18264,
+                // hashicorp/terraform-provider-aws#4853). A registration still in progress keeps
+                // the service in use too; AWS's wording for that case has not been observed.
                 return Err(ApiError::new(
                     "ResourceInUse",
-                    format!(
-                        "Service {id} can't be deleted because it contains {instances} instance(s)"
-                    ),
+                    "Service contains registered instances; delete the instances before deleting the service",
                 ));
             }
             Ok(((), vec![Change::DeleteService(id)]))

@@ -1,6 +1,6 @@
 //! `DeregisterInstance` (async, DEREGISTER_INSTANCE). Differs from AWS: none known.
 
-use super::common::{Context, NewOperation};
+use super::common::{Context, NewOperation, duplicate_request};
 use super::validate::{self, Validator};
 use super::wire;
 use crate::api::error::ApiError;
@@ -29,7 +29,7 @@ pub async fn handle(
                 .service(&region, &service_id)
                 .ok_or_else(|| ApiError::service_not_found(&raw))?;
             if let Some(pending) = registry.pending_on_instance(&service_id, &instance_id) {
-                return Err(ApiError::duplicate_request(pending.id.as_str()));
+                return Err(duplicate_request(registry, pending));
             }
             if registry.instance(&service_id, &instance_id).is_none() {
                 return Err(ApiError::instance_not_found(&instance_id));

@@ -38,7 +38,7 @@ pub fn find<'r>(
     service_name: &str,
     owner: Option<&String>,
 ) -> Result<&'r Service, ApiError> {
-    let not_found = || ApiError::namespace_not_found(namespace_name);
+    let not_found = ApiError::namespace_name_not_found;
     if ctx.foreign_owner(owner) {
         return Err(not_found());
     }

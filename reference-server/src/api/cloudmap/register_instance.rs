@@ -9,13 +9,13 @@
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use super::common::{Context, NewOperation};
+use super::common::{Context, NewOperation, duplicate_request};
 use super::validate::{self, Validator};
 use super::wire;
 use crate::api::error::ApiError;
 use crate::model::instance::{
     AWS_ALIAS_DNS_NAME, AWS_EC2_INSTANCE_ID, AWS_INIT_HEALTH_STATUS, AWS_INSTANCE_CNAME,
-    AWS_INSTANCE_IPV4, AWS_INSTANCE_IPV6, AWS_INSTANCE_PORT, RESERVED_ATTRIBUTES,
+    AWS_INSTANCE_IPV4, AWS_INSTANCE_IPV6, AWS_INSTANCE_PORT, RESERVED_ATTRIBUTES, usable_port,
 };
 use crate::model::{
     Attributes, HealthStatus, Instance, Mutation, NamespaceType, OperationType, RecordType,
@@ -83,11 +83,11 @@ pub async fn handle(
                 {
                     Ok((previous.id.clone(), Vec::new()))
                 } else {
-                    Err(ApiError::duplicate_request(previous.id.as_str()))
+                    Err(duplicate_request(registry, previous))
                 };
             }
             if let Some(pending) = registry.pending_on_instance(&service_id, &instance_id) {
-                return Err(ApiError::duplicate_request(pending.id.as_str()));
+                return Err(duplicate_request(registry, pending));
             }
             let namespace_kind = registry
                 .namespace(&region, &service.namespace_id)
@@ -186,12 +186,25 @@ fn check_attributes(
             "{AWS_INSTANCE_IPV6} is not a valid IPv6 address: {ipv6}"
         )));
     }
-    if let Some(port) = attributes.get(AWS_INSTANCE_PORT)
-        && port.parse::<u16>().is_err()
-    {
-        return Err(ApiError::invalid_input(format!(
-            "{AWS_INSTANCE_PORT} must be a port from 0 to 65535: {port}"
-        )));
+    if let Some(port) = attributes.get(AWS_INSTANCE_PORT) {
+        if port.parse::<u16>().is_err() {
+            return Err(ApiError::invalid_input(format!(
+                "{AWS_INSTANCE_PORT} must be a port from 0 to 65535: {port}"
+            )));
+        }
+        // Where the port is used — an SRV record names it, a health check probes it — AWS
+        // refuses "0" in these words (hashicorp/consul-aws#8: an SRV service in a DNS namespace).
+        // Elsewhere it is only an attribute, and 0 stays accepted.
+        let port_used = service
+            .dns
+            .as_ref()
+            .is_some_and(|dns| dns.has(RecordType::Srv))
+            || matches!(service.health, ServiceHealth::Probed(_));
+        if port_used && usable_port(port).is_none() {
+            return Err(ApiError::invalid_input(
+                "A valid port number must be supplied.",
+            ));
+        }
     }
     if let Some(status) = attributes.get(AWS_INIT_HEALTH_STATUS)
         && status != "HEALTHY"
@@ -219,6 +232,14 @@ fn check_attributes(
     }
     if has(AWS_ALIAS_DNS_NAME) {
         let dns = service.dns.as_ref();
+        // AWS's text for an alias in a service whose routing policy is not WEIGHTED
+        // (kubernetes-sigs/external-dns#1174: a MULTIVALUE service). AWS's wording for the other
+        // cases (no DnsConfig, or no A/AAAA record) has not been observed.
+        if dns.is_some_and(|dns| dns.routing_policy != RoutingPolicy::Weighted) {
+            return Err(ApiError::invalid_input(
+                "ALIAS instance can be registered only in services with WEIGHTED routing policy",
+            ));
+        }
         let alias_ok = dns.is_some_and(|dns| {
             dns.routing_policy == RoutingPolicy::Weighted
                 && (dns.has(RecordType::A) || dns.has(RecordType::Aaaa))

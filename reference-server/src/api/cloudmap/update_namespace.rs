@@ -1,7 +1,7 @@
 //! What the three Update*Namespace operations share: the type check, idempotency through
 //! `UpdaterRequestId`, one unfinished operation per namespace, and submitting UPDATE_NAMESPACE.
 
-use super::common::{Context, NewOperation};
+use super::common::{Context, NewOperation, duplicate_request};
 use super::wire;
 use crate::api::error::ApiError;
 use crate::model::{Mutation, NamespaceType, OperationType, Timestamp};
@@ -35,7 +35,7 @@ pub async fn submit(
                 return if previous.namespace_id.as_ref() == Some(&id) {
                     Ok((previous.id.clone(), Vec::new()))
                 } else {
-                    Err(ApiError::duplicate_request(previous.id.as_str()))
+                    Err(duplicate_request(registry, previous))
                 };
             }
             if namespace.kind != update.kind {
@@ -47,7 +47,7 @@ pub async fn submit(
                 )));
             }
             if let Some(pending) = registry.pending_on_namespace(&id) {
-                return Err(ApiError::duplicate_request(pending.id.as_str()));
+                return Err(duplicate_request(registry, pending));
             }
             let operation = NewOperation {
                 kind: OperationType::UpdateNamespace,
