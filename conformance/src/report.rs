@@ -334,3 +334,74 @@ fn not_passed(out: &mut String, report: &Report) {
         let _ = writeln!(out, "{line}");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(id: &str, area: &str, result: CheckResult) -> CheckVerdict {
+        CheckVerdict {
+            id: id.to_owned(),
+            area: area.to_owned(),
+            result,
+        }
+    }
+
+    fn report() -> Report {
+        let known = |reason: &str| CheckResult::Known {
+            reason: reason.to_owned(),
+            message: "m".to_owned(),
+        };
+        Report {
+            target: "peer".to_owned(),
+            results: vec![Entry {
+                scenario: "servicediscovery/namespaces/x".to_owned(),
+                seconds: 0.1,
+                verdict: Verdict::KnownFailure {
+                    reason: "r".to_owned(),
+                    message: "m".to_owned(),
+                },
+                checks: vec![
+                    check("x#s1.error", "namespaces", CheckResult::Passed),
+                    check("x#s2.error", "namespaces", known("no HttpName")),
+                    check("x#s3.error", "namespaces", known("no HttpName")),
+                    check(
+                        "x#s4.rcode",
+                        "DNS",
+                        CheckResult::Blocked {
+                            by: "x#s2.error".to_owned(),
+                        },
+                    ),
+                ],
+            }],
+        }
+    }
+
+    #[test]
+    fn the_matrix_counts_checks_per_area_and_lists_what_did_not_pass() {
+        let text = matrix(&[report()]);
+        assert!(text.contains("| namespaces | 1/3 (33%) |"), "{text}");
+        assert!(text.contains("| DNS | 0/1 (0%) |"), "{text}");
+        assert!(text.contains("| services | – |"), "{text}");
+        assert!(text.contains("| **all** | **1/4 (25%)** |"), "{text}");
+        assert!(
+            text.contains("- known (2): no HttpName  \n  `x#s2.error`, `x#s3.error`"),
+            "divergences are grouped by reason: {text}"
+        );
+        assert!(
+            text.contains("- blocked `x#s4.rcode`: by `x#s2.error`"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn junit_has_a_case_per_check() {
+        let xml = report().junit();
+        assert!(
+            xml.contains("tests=\"4\" failures=\"0\" skipped=\"1\""),
+            "{xml}"
+        );
+        assert_eq!(xml.matches("<testcase ").count(), 4, "{xml}");
+        assert!(xml.contains("name=\"s2.error\""), "{xml}");
+    }
+}
