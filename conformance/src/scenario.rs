@@ -83,6 +83,12 @@ pub struct Scenario {
     /// the target's resources before and after it rather than by the run's `${unique}` names.
     #[serde(default)]
     pub exclusive: Option<String>,
+    /// Why the scenario takes long (e.g. the docs' example run through its scripts, some thirty aws
+    /// CLI processes): `cargo test -p conformance` reports it as ignored, with this reason, unless
+    /// `CONFORMANCE_SLOW=true` or `--include-ignored`; `conformance run` and `./ci/test.sh` always
+    /// run it.
+    #[serde(default)]
+    pub slow: Option<String>,
     pub steps: Vec<Step>,
 }
 

@@ -72,9 +72,16 @@ fn main() {
                     missing.join(", ")
                 );
             }
+            let slow = slow_reason(&file);
+            if let Some(reason) = &slow {
+                eprintln!(
+                    "ignoring {}, slow: {reason}. CONFORMANCE_SLOW=true or --include-ignored runs it, as conformance run and ./ci/test.sh do",
+                    file.name
+                );
+            }
             let (known, kind, name) = (known.clone(), kind.clone(), name.clone());
             Trial::test(file.name.clone(), move || run(&file, &known, &kind, &name))
-                .with_ignored_flag(!missing.is_empty() || unavailable.is_some())
+                .with_ignored_flag(!missing.is_empty() || unavailable.is_some() || slow.is_some())
         })
         .chain(
             (kind == "reference")
@@ -102,6 +109,14 @@ fn main() {
         }
     }
     conclusion.exit();
+}
+
+/// The reason a scenario is marked slow, unless slow scenarios are asked for.
+fn slow_reason(file: &suite::ScenarioFile) -> Option<String> {
+    if std::env::var("CONFORMANCE_SLOW").is_ok_and(|v| v == "true" || v == "1") {
+        return None;
+    }
+    conformance::scenario::load(&file.path).ok()?.slow
 }
 
 fn run(
