@@ -178,6 +178,17 @@ fn finish(registry: &Registry, op: &Operation, now: Timestamp) -> Vec<Change> {
     let mut done = op.clone();
     done.mutation = None;
     done.update_date = now.max(op.create_date);
+    if let Mutation::Fail {
+        error_code,
+        error_message,
+    } = mutation
+    {
+        // Accepted only to fail, with the reason AWS gives (see `Mutation::Fail`).
+        done.status = OperationStatus::Fail;
+        done.error_code = Some(error_code.clone());
+        done.error_message = Some(error_message.clone());
+        return vec![Change::PutOperation(done)];
+    }
     let mut changes = match apply(registry, &op.region, mutation) {
         Ok(changes) => {
             done.status = OperationStatus::Success;
@@ -298,5 +309,7 @@ fn apply(registry: &Registry, region: &Region, mutation: &Mutation) -> Result<Ve
                 Change::PutService(service),
             ])
         }
+        // `finish` records these itself; reaching here would be a bug, not a world change.
+        Mutation::Fail { error_message, .. } => Err(error_message.clone()),
     }
 }

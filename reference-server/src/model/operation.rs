@@ -100,6 +100,13 @@ pub enum Mutation {
         service_id: ServiceId,
         instance_id: String,
     },
+    /// Changes nothing: the operation ends in FAIL with this reason. For a request AWS accepts
+    /// and then fails in its operation (a second private DNS namespace of one name on one VPC,
+    /// see `api/cloudmap/create_namespace.rs`); it still goes through SUBMITTED and PENDING.
+    Fail {
+        error_code: String,
+        error_message: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -163,6 +163,8 @@ impl Registry {
                 self.pending_by_instance
                     .insert((service_id.clone(), instance_id.clone()), id);
             }
+            // A failing operation has no target to keep other requests away from.
+            Mutation::Fail { .. } => {}
         }
     }
 
@@ -198,6 +200,7 @@ impl Registry {
                 self.pending_by_instance
                     .remove(&(service_id.clone(), instance_id.clone()));
             }
+            Mutation::Fail { .. } => {}
         }
     }
 

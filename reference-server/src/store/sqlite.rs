@@ -497,6 +497,14 @@ fn encode_mutation(mutation: &Mutation) -> Vec<(String, String)> {
             put("service_id", service_id.as_str());
             put("id", instance_id);
         }
+        Mutation::Fail {
+            error_code,
+            error_message,
+        } => {
+            put("kind", "Fail");
+            put("error_code", error_code);
+            put("error_message", error_message);
+        }
     }
     out
 }
@@ -597,6 +605,10 @@ fn decode_mutation(pairs: &[(String, String)]) -> Result<Mutation, StoreError> {
             service_id: ServiceId(need("service_id")?),
             instance_id: need("id")?,
         },
+        "Fail" => Mutation::Fail {
+            error_code: need("error_code")?,
+            error_message: need("error_message")?,
+        },
         other => return Err(bad("mutation kind", other)),
     })
 }
@@ -648,6 +660,12 @@ mod tests {
                 namespace_id: NamespaceId("ns-x".into()),
                 description: None,
                 soa_ttl: Some(7),
+            },
+            Mutation::Fail {
+                error_code: "CANNOT_CREATE_HOSTED_ZONE".into(),
+                error_message: "The VPC vpc-1 in region us-east-1 has already been associated \
+                                with the hosted zone Z1 with the same domain name."
+                    .into(),
             },
         ];
         for mutation in mutations {

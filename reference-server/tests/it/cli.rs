@@ -598,9 +598,10 @@ fn errors_come_back_aws_shaped_through_the_cli() {
         "ServiceAlreadyExists",
         "CreateService",
     );
-    // And the namespace twice.
+    // And the namespace twice, on another VPC (on the same VPC AWS accepts the call and fails
+    // its operation: tests/it/namespaces.rs).
     cli.fails_with(
-        CREATE_NAMESPACE,
+        &CREATE_NAMESPACE.replace("vpc-default", "vpc-other"),
         &[],
         "NamespaceAlreadyExists",
         "CreatePrivateDnsNamespace",

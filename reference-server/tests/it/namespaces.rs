@@ -168,6 +168,177 @@ async fn a_second_namespace_of_the_same_name_is_rejected_with_the_existing_ids()
     assert_eq!(e.creator_request_id(), Some("first"));
 }
 
+/// The FAIL operation AWS gives a second private namespace of one name on one VPC: Route 53's
+/// ConflictingDomainExists text (aws/copilot-cli#2377) under `CANNOT_CREATE_HOSTED_ZONE`
+/// (hashicorp/terraform-provider-aws PR #7118), once the operation has finished.
+async fn assert_conflicting_domain_failure(
+    client: &aws_sdk_servicediscovery::Client,
+    operation_id: &str,
+    vpc: &str,
+    hosted_zone_id: &str,
+) {
+    assert_eq!(
+        wait_operation(client, operation_id).await,
+        OperationStatus::Fail
+    );
+    let op = client
+        .get_operation()
+        .operation_id(operation_id)
+        .send()
+        .await
+        .unwrap();
+    let op = op.operation().unwrap();
+    assert_eq!(op.r#type(), Some(&OperationType::CreateNamespace));
+    assert_eq!(op.error_code(), Some("CANNOT_CREATE_HOSTED_ZONE"));
+    let message = op.error_message().unwrap();
+    let prefix = format!(
+        "The VPC {vpc} in region us-east-1 has already been associated with the hosted zone \
+         {hosted_zone_id} with the same domain name. (Service: AmazonRoute53; Status Code: 400; \
+         Error Code: ConflictingDomainExists; Request ID: "
+    );
+    let request_id = message
+        .strip_prefix(prefix.as_str())
+        .and_then(|rest| rest.strip_suffix("; Proxy: null)"))
+        .unwrap_or_else(|| panic!("unexpected message: {message}"));
+    let groups: Vec<usize> = request_id.split('-').map(str::len).collect();
+    assert_eq!(groups, [8, 4, 4, 4, 12], "a UUID: {request_id}");
+    assert!(
+        request_id
+            .bytes()
+            .all(|b| b == b'-' || b.is_ascii_hexdigit())
+    );
+    assert!(
+        op.targets().is_none_or(|targets| targets.is_empty()),
+        "no namespace to name: {:?}",
+        op.targets()
+    );
+}
+
+async fn hosted_zone_of(client: &aws_sdk_servicediscovery::Client, namespace_id: &str) -> String {
+    let ns = client
+        .get_namespace()
+        .id(namespace_id)
+        .send()
+        .await
+        .unwrap();
+    ns.namespace()
+        .unwrap()
+        .properties()
+        .unwrap()
+        .dns_properties()
+        .unwrap()
+        .hosted_zone_id()
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_second_private_namespace_of_one_name_on_one_vpc_is_accepted_and_its_operation_fails() {
+    let server = TestServer::start(&[]).await;
+    let client = &server.client;
+    let first = client
+        .create_private_dns_namespace()
+        .name("twice.local")
+        .vpc("vpc-1")
+        .creator_request_id("first")
+        .send()
+        .await
+        .unwrap();
+    let first = first.operation_id().unwrap().to_owned();
+    let existing = crate::fixtures::namespace_of(client, &first).await;
+    let zone = hosted_zone_of(client, &existing).await;
+
+    // The same VPC, another token: accepted, and the operation fails as AWS's did.
+    let second = client
+        .create_private_dns_namespace()
+        .name("twice.local")
+        .vpc("vpc-1")
+        .creator_request_id("second")
+        .send()
+        .await
+        .unwrap();
+    let second = second.operation_id().unwrap().to_owned();
+    assert_ne!(second, first);
+    assert_conflicting_domain_failure(client, &second, "vpc-1", &zone).await;
+    // The name is matched as DNS names are, so a different case and a trailing dot fail too.
+    let third = client
+        .create_private_dns_namespace()
+        .name("TWICE.local.")
+        .vpc("vpc-1")
+        .send()
+        .await
+        .unwrap();
+    assert_conflicting_domain_failure(client, third.operation_id().unwrap(), "vpc-1", &zone).await;
+    // Replaying either token returns its own operation, unchanged.
+    for (token, operation) in [("first", &first), ("second", &second)] {
+        let again = client
+            .create_private_dns_namespace()
+            .name("twice.local")
+            .vpc("vpc-1")
+            .creator_request_id(token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(again.operation_id(), Some(operation.as_str()));
+    }
+    let list = client.list_namespaces().send().await.unwrap();
+    let ids: Vec<_> = list.namespaces().iter().filter_map(|ns| ns.id()).collect();
+    assert_eq!(ids, [existing.as_str()], "no second namespace");
+
+    // Another VPC keeps the synchronous clash: no observation, and one DNS view.
+    let err = client
+        .create_private_dns_namespace()
+        .name("twice.local")
+        .vpc("vpc-2")
+        .creator_request_id("other-vpc")
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert_eq!(err.meta().code(), Some("NamespaceAlreadyExists"));
+    let aws_sdk_servicediscovery::operation::create_private_dns_namespace::CreatePrivateDnsNamespaceError::NamespaceAlreadyExists(e) = err else {
+        unreachable!()
+    };
+    assert_eq!(e.namespace_id(), Some(existing.as_str()));
+    assert_eq!(e.creator_request_id(), Some("first"));
+    let list = client.list_namespaces().send().await.unwrap();
+    assert_eq!(list.namespaces().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_failing_create_runs_like_other_operations_and_survives_a_restart() {
+    let data = tempfile::tempdir().unwrap();
+    let delay = ["--strict", "--operation-delay", "300ms"];
+    let server = crate::harness::ServerProcess::spawn(data.path(), &delay);
+    let client = server.client();
+    let existing = private_namespace(&client, "durable.local").await;
+    let zone = hosted_zone_of(&client, &existing).await;
+    let op = client
+        .create_private_dns_namespace()
+        .name("durable.local")
+        .vpc("vpc-default")
+        .send()
+        .await
+        .unwrap();
+    let op = op.operation_id().unwrap().to_owned();
+    assert_eq!(
+        crate::fixtures::operation_status(&client, &op).await,
+        OperationStatus::Submitted
+    );
+    // Killed before it finished: the restarted server resumes it to FAIL.
+    server.kill_hard();
+    let server = crate::harness::ServerProcess::spawn(data.path(), &delay);
+    let client = server.client();
+    assert_conflicting_domain_failure(&client, &op, "vpc-default", &zone).await;
+    // And a finished one is still there after another restart.
+    server.terminate();
+    let server = crate::harness::ServerProcess::spawn(data.path(), &delay);
+    let client = server.client();
+    assert_conflicting_domain_failure(&client, &op, "vpc-default", &zone).await;
+    let list = client.list_namespaces().send().await.unwrap();
+    assert_eq!(list.namespaces().len(), 1);
+}
+
 async fn http_namespace_id(client: &aws_sdk_servicediscovery::Client, name: &str) -> String {
     let list = client.list_namespaces().send().await.unwrap();
     list.namespaces()

@@ -2,7 +2,8 @@
 //! authoritative DNS server (standing in for a Route 53 private hosted zone).
 //! Differs from AWS: the VPC is stored but not checked (there is no VPC here); a DNS namespace of
 //! the same name in the region (private or public) is `NamespaceAlreadyExists`, since one DNS
-//! server serves one zone per name.
+//! server serves one zone per name — except a private one on the same VPC, which is accepted and
+//! whose operation fails with `CANNOT_CREATE_HOSTED_ZONE`, as AWS does (see `create_namespace`).
 
 use super::common::Context;
 use super::create_namespace::{self, Draft};
