@@ -129,9 +129,29 @@ pub fn at(actual: &Value, path: &[Segment]) -> Option<Value> {
 }
 
 /// One leaf of an expectation against the actual document: `"<any>"` is any non-null value,
-/// `"<absent>"` no member at all, an empty object any object, a number matches by value (and a
-/// templated string matches the number it was captured from), anything else by equality.
+/// `"<absent>"` no member at all, an empty object any object, a number matches by value,
+/// anything else by equality (so a string never matches a number: see
+/// [`judge_templated_leaf`]).
 pub fn judge_leaf(expected: &Value, path: &[Segment], actual: &Value) -> Result<(), String> {
+    judge(expected, path, actual, false)
+}
+
+/// As [`judge_leaf`], for a leaf that was one `${variable}`: its value is a string even when it
+/// was captured from a number, so it matches that number. A literal `"80"` does not match `80`.
+pub fn judge_templated_leaf(
+    expected: &Value,
+    path: &[Segment],
+    actual: &Value,
+) -> Result<(), String> {
+    judge(expected, path, actual, true)
+}
+
+fn judge(
+    expected: &Value,
+    path: &[Segment],
+    actual: &Value,
+    templated: bool,
+) -> Result<(), String> {
     let found = at(actual, path);
     match (expected, found) {
         (Value::String(s), None) if s == "<absent>" => Ok(()),
@@ -154,7 +174,7 @@ pub fn judge_leaf(expected: &Value, path: &[Segment], actual: &Value) -> Result<
                 Err(format!("{found}, expected an object"))
             }
         }
-        (Value::String(e), Some(Value::Number(a))) if *e == a.to_string() => Ok(()),
+        (Value::String(e), Some(Value::Number(a))) if templated && *e == a.to_string() => Ok(()),
         (Value::Number(e), Some(Value::Number(a))) if e.as_f64() == a.as_f64() => Ok(()),
         (e, Some(a)) if *e == a => Ok(()),
         (e, Some(a)) => {
@@ -274,7 +294,14 @@ mod tests {
                 .1
                 .is_err()
         );
-        assert!(judged(&json!({"A": "3"}), &json!({"A": 3}))[0].1.is_ok());
+        assert!(
+            judged(&json!({"A": "3"}), &json!({"A": 3}))[0].1.is_err(),
+            "a literal string is not a number"
+        );
+        assert!(
+            judge_templated_leaf(&json!("3"), &[Segment::Key("A".into())], &json!({"A": 3}))
+                .is_ok()
+        );
         assert!(judged(&json!({"A": {}}), &json!({"A": 3}))[0].1.is_err());
         assert!(
             judged(&json!({"A": {}}), &json!({"A": {"B": 1}}))[0]

@@ -108,7 +108,13 @@ fn main() -> anyhow::Result<()> {
                                 "the expectations list {stale}, but there is no such scenario"
                             ),
                         },
-                        checks: Vec::new(),
+                        checks: vec![suite::CheckVerdict {
+                            id: stale.clone(),
+                            area: suite::area(suite::scenario_of(&stale), "").to_owned(),
+                            result: suite::CheckResult::Stale {
+                                reason: "no scenario of this name".to_owned(),
+                            },
+                        }],
                     });
                 }
             }

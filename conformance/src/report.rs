@@ -56,8 +56,9 @@ impl Tally {
         if self.total == 0 {
             return "–".to_owned();
         }
-        let percent = self.passed as f64 * 100.0 / self.total as f64;
-        format!("{}/{} ({percent:.0}%)", self.passed, self.total)
+        // Rounded down: 199 of 200 is not 100%.
+        let percent = self.passed * 100 / self.total;
+        format!("{}/{} ({percent}%)", self.passed, self.total)
     }
 }
 
@@ -164,6 +165,17 @@ impl Report {
 }
 
 fn xml(text: &str) -> String {
+    // XML 1.0 has no place for most control characters (CLI output can hold them).
+    let text: String = text
+        .chars()
+        .map(|c| {
+            if c.is_control() && !matches!(c, '\n' | '\r' | '\t') {
+                '\u{FFFD}'
+            } else {
+                c
+            }
+        })
+        .collect();
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")

@@ -10,8 +10,8 @@ use anyhow::Context;
 use serde_json::Value;
 
 use crate::check::{
-    Check, Status, compare_snapshot, expected_leaves, flatten, judge_leaf, part_with_path,
-    read_snapshot,
+    Check, Status, compare_snapshot, expected_leaves, flatten, judge_leaf, judge_templated_leaf,
+    part_with_path, read_snapshot,
 };
 use crate::cleanup::{Cleaner, Inventory};
 use crate::driver;
@@ -439,10 +439,9 @@ impl<'t> Runner<'t> {
         let deadline = Instant::now() + timeout;
         loop {
             let mut checks = Box::pin(self.run_step(&inner, sid)).await;
-            let blocked = checks
-                .iter()
-                .all(|c| matches!(c.status, Status::Blocked(_)));
-            if blocked || checks.iter().all(Check::passed) {
+            // Done when nothing fails: all passed, or what did not pass is blocked by a check
+            // that another attempt cannot change.
+            if !checks.iter().any(|c| matches!(c.status, Status::Fail(_))) {
                 return checks;
             }
             if Instant::now() >= deadline {
@@ -539,7 +538,10 @@ impl<'t> Runner<'t> {
                 let status = match by {
                     Some(by) => Status::Blocked(by.to_owned()),
                     None => match self.expand_value(&leaf) {
-                        Ok(leaf) => verdict(judge_leaf(&leaf, &path, actual)),
+                        Ok(expanded) if is_one_variable(&leaf) => {
+                            verdict(judge_templated_leaf(&expanded, &path, actual))
+                        }
+                        Ok(expanded) => verdict(judge_leaf(&expanded, &path, actual)),
                         Err(error) => match error.downcast_ref::<BlockedBy>() {
                             Some(BlockedBy(by)) => Status::Blocked(by.clone()),
                             None => Status::Fail(format!("{error:#}")),
@@ -619,6 +621,7 @@ impl<'t> Runner<'t> {
             let value = match by {
                 Some(by) => Err(Status::Blocked(by.to_owned())),
                 None => lookup(&result.body, path)
+                    .filter(|value| !value.is_null())
                     .map(|value| match value {
                         Value::String(s) => s.clone(),
                         other => other.to_string(),
@@ -801,6 +804,9 @@ impl<'t> Runner<'t> {
         if let Some(ttl) = step.ttl {
             let status = match result.ttls.iter().find(|t| **t != ttl) {
                 Some(other) => Err(format!("TTL {other}, expected {ttl}")),
+                None if result.ttls.is_empty() => {
+                    Err(format!("no answer to carry the TTL {ttl}: {result:?}"))
+                }
                 None => Ok(()),
             };
             parts.push(("ttl".to_owned(), verdict(status)));
@@ -857,15 +863,22 @@ impl<'t> Runner<'t> {
             match serde_json::from_str::<Value>(&text) {
                 Ok(body) => parts.extend(self.leaves("body_json", expected, &body, by.as_deref())),
                 Err(_) => parts.extend(expected_leaves(expected).into_iter().map(|(path, _)| {
-                    (
-                        part_with_path("body_json", &path),
-                        Status::Fail(format!("the body is not JSON: {text}")),
-                    )
+                    let status = match &by {
+                        Some(by) => Status::Blocked(by.clone()),
+                        None => Status::Fail(format!("the body is not JSON: {text}")),
+                    };
+                    (part_with_path("body_json", &path), status)
                 })),
             }
         }
         Ok(parts)
     }
+}
+
+/// Whether a leaf is exactly one `${variable}`.
+fn is_one_variable(leaf: &Value) -> bool {
+    leaf.as_str()
+        .is_some_and(|s| s.starts_with("${") && s.ends_with('}') && s.matches("${").count() == 1)
 }
 
 /// A step's id within its scenario: its place in the file.

@@ -65,6 +65,17 @@ pub fn load_expectations(path: &Path) -> anyhow::Result<Vec<KnownFailure>> {
                 path.display()
             );
         }
+        // `s1*` would also cover s10–s19: a pattern ends at a member boundary.
+        if let Some(bad) = entry
+            .checks
+            .iter()
+            .find(|c| c.ends_with('*') && !c.ends_with(".*"))
+        {
+            anyhow::bail!(
+                "{}: {bad:?}: a pattern ends in .* (all the members below a path)",
+                path.display()
+            );
+        }
     }
     Ok(known)
 }
@@ -183,6 +194,16 @@ pub fn area(scenario: &str, kind: &str) -> &'static str {
         return AREAS[5];
     }
     let directory = scenario.split('/').nth(1).unwrap_or_default();
+    // The replays of observed AWS output count where what they replay belongs.
+    if directory == "observed" {
+        return match scenario.rsplit('/').next().unwrap_or_default() {
+            "namespaces" => AREAS[1],
+            "services" | "tags" => AREAS[2],
+            "instances" => AREAS[3],
+            "operations" => AREAS[4],
+            _ => AREAS[0],
+        };
+    }
     match (scenario.split('/').next().unwrap_or_default(), directory) {
         ("servicediscovery", "protocol") => AREAS[0],
         ("servicediscovery", "namespaces") => AREAS[1],
@@ -448,13 +469,13 @@ pub fn judge(scenario: &str, run: Result<Run, String>, known: &[KnownFailure]) -
                 .iter()
                 .filter(|c| scenario_of(c) == scenario && c.ends_with('*'))
                 .collect();
-            let patterns_live = run
-                .checks
-                .iter()
-                .any(|c| !c.passed() && patterns.iter().any(|p| covers(p, &c.id)));
+            let patterns_live = run.checks.iter().any(|c| {
+                matches!(c.status, Status::Fail(_)) && patterns.iter().any(|p| covers(p, &c.id))
+            });
             for listed in entry.checks.iter().filter(|c| scenario_of(c) == scenario) {
                 let live = if listed.ends_with('*') {
-                    patterns_live
+                    // A pattern that covers no check at all is stale whatever its group does.
+                    patterns_live && run.checks.iter().any(|c| covers(listed, &c.id))
                 } else {
                     run.checks.iter().any(|c| c.id == *listed)
                 };
@@ -581,7 +602,11 @@ mod tests {
             "a listed check is known, the next divergence still fails"
         );
         assert!(!judged.verdict.is_ok());
-        let judged = judge("x", ran(checks()), &listed(&["x#s1.expect.A", "x#s2.*"]));
+        let judged = judge(
+            "x",
+            ran(checks()),
+            &listed(&["x#s1.expect.A", "x#s2.expect.*"]),
+        );
         assert!(
             matches!(judged.verdict, Verdict::KnownFailure { .. }),
             "{:?}",
@@ -595,22 +620,27 @@ mod tests {
         let judged = judge(
             "x",
             ran(checks()),
-            &listed(&[
-                "x#s1.expect.A",
-                "x#s2.expect.B",
-                "x#s9.error",
-                "x#s1.error*",
-            ]),
+            &listed(&["x#s1.expect.A", "x#s2.expect.B", "x#s9.error", "x#s3.*"]),
         );
         assert_eq!(
             results(&judged)[4..],
-            [("x#s9.error", "STALE"), ("x#s1.error*", "STALE")],
-            "a listed id no check has, and a pattern under which nothing fails, are stale"
+            [("x#s9.error", "STALE"), ("x#s3.*", "STALE")],
+            "a listed id no check has, and a pattern under which nothing fails (a blocked check only), are stale"
         );
         let judged = judge(
             "x",
             ran(checks()),
-            &listed(&["x#s1.expect.A", "x#s1.error*", "x#s2.*"]),
+            &listed(&["x#s1.expect.A", "x#s2.expect.*", "x#s7.*"]),
+        );
+        assert_eq!(
+            results(&judged)[4..],
+            [("x#s7.*", "STALE")],
+            "a pattern that covers no check is stale even beside a live one"
+        );
+        let judged = judge(
+            "x",
+            ran(checks()),
+            &listed(&["x#s1.expect.A", "x#s1.*", "x#s2.expect.*"]),
         );
         assert!(
             judged.verdict.is_ok(),
@@ -643,6 +673,14 @@ mod tests {
         );
         assert_eq!(area("examples/resolvers/glibc", "dns"), "the docs' example");
         assert_eq!(area("ecs/clusters/lifecycle", "api"), "ECS");
+        assert_eq!(
+            area("servicediscovery/observed/services", "cli"),
+            "services"
+        );
+        assert_eq!(
+            area("servicediscovery/observed/error-texts", "api"),
+            "protocol and errors"
+        );
     }
 
     #[test]
@@ -656,6 +694,9 @@ mod tests {
         std::fs::write(&path, "- reason: b\n  checks: [a]\n").unwrap();
         let error = load_expectations(&path).unwrap_err().to_string();
         assert!(error.contains("is not a check id"), "{error}");
+        std::fs::write(&path, "- reason: b\n  checks: [\"a#s1*\"]\n").unwrap();
+        let error = load_expectations(&path).unwrap_err().to_string();
+        assert!(error.contains("a pattern ends in .*"), "{error}");
         assert!(
             load_expectations(&dir.path().join("absent.yaml"))
                 .unwrap()

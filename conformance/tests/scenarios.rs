@@ -4,7 +4,7 @@
 //! the target lacks a capability for is reported as ignored, with the reason on stderr.
 
 use conformance::suite::{self, Verdict};
-use libtest_mimic::{Arguments, Failed, Trial};
+use libtest_mimic::{Arguments, Completion, Failed, Trial};
 
 fn main() {
     let mut arguments = Arguments::from_args();
@@ -14,6 +14,7 @@ fn main() {
         arguments.test_threads = std::env::var("RUST_TEST_THREADS")
             .ok()
             .and_then(|n| n.parse().ok())
+            .filter(|n| *n > 0)
             .or(Some(4));
     }
     let kind = std::env::var("CONFORMANCE_TARGET").unwrap_or_else(|_| "reference".to_owned());
@@ -29,6 +30,7 @@ fn main() {
             std::process::exit(2);
         }
     };
+    let known_all = known.clone();
     let capabilities = match suite::declared_capabilities(&kind) {
         Ok(capabilities) => capabilities,
         Err(error) => {
@@ -80,7 +82,7 @@ fn main() {
                 );
             }
             let (known, kind, name) = (known.clone(), kind.clone(), name.clone());
-            Trial::test(file.name.clone(), move || run(&file, &known, &kind, &name))
+            Trial::ignorable_test(file.name.clone(), move || run(&file, &known, &kind, &name))
                 .with_ignored_flag(!missing.is_empty() || unavailable.is_some() || slow.is_some())
         })
         .chain(
@@ -90,12 +92,25 @@ fn main() {
                 .flatten(),
         )
         .collect();
-    let full_run = arguments.filter.is_none()
+    let whole_suite = arguments.filter.is_none()
         && arguments.skip.is_empty()
         && !arguments.list
-        && !arguments.ignored
-        && kind == "reference";
+        && !arguments.ignored;
+    let full_run = whole_suite && kind == "reference";
     let conclusion = libtest_mimic::run(&arguments, trials);
+    // A listed check of a scenario that no longer exists (renamed, removed) is stale too.
+    if whole_suite {
+        let unknown =
+            suite::unknown_scenarios(&known_all, &suite::discover(&suite::scenarios_root()));
+        if !unknown.is_empty() {
+            for id in &unknown {
+                eprintln!(
+                    "conformance/expectations/{name}.yaml lists {id}, but there is no such scenario: remove it"
+                );
+            }
+            std::process::exit(1);
+        }
+    }
     // Snapshots are compared on the reference target; after a full run, every snapshot file must
     // have been used, or a renamed or removed step left a stale one behind.
     if full_run && !conclusion.has_failed() {
@@ -124,20 +139,23 @@ fn run(
     known: &[suite::KnownFailure],
     kind: &str,
     name: &str,
-) -> Result<(), Failed> {
+) -> Result<Completion, Failed> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .map_err(|e| Failed::from(e.to_string()))?;
+    // A scenario skipped at run time (an image the engine lacks) is reported as ignored, with
+    // the reason, never as passed.
     match runtime
         .block_on(suite::run_file(file, known, kind, name))
         .verdict
     {
-        Verdict::Passed | Verdict::Skipped { .. } => Ok(()),
+        Verdict::Passed => Ok(Completion::Completed),
+        Verdict::Skipped { reason } => Ok(Completion::ignored_with(reason)),
         Verdict::KnownFailure { message, .. } => {
             eprintln!("{}: known divergences: {message}", file.name);
-            Ok(())
+            Ok(Completion::Completed)
         }
         Verdict::Failed { message } => Err(Failed::from(message)),
     }
