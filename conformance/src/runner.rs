@@ -650,6 +650,9 @@ impl<'t> Runner<'t> {
             return vec![(part, Status::Fail("no snapshot directory".to_owned()))];
         };
         crate::suite::note_snapshot(&file);
+        // The recording the plan was made from: read before insta may write a new one (with
+        // INSTA_UPDATE=always), which is judged on the next run.
+        let recorded = read_snapshot(&file);
         if self.record
             && let Some((directory, scenario)) = &self.plan.snapshots
         {
@@ -664,7 +667,7 @@ impl<'t> Runner<'t> {
                 settings.bind(|| insta::assert_json_snapshot!(snapshot_name.as_str(), redacted));
             }));
         }
-        match read_snapshot(&file) {
+        match recorded {
             Some(recorded) => compare_snapshot(&recorded, &redacted)
                 .into_iter()
                 .map(|(path, result)| (join(&part, &path), verdict(result)))
