@@ -83,22 +83,36 @@ pub fn part_with_path(part: &str, path: &[Segment]) -> String {
 /// (recursively; an empty object asserts "an object"), an array's length and each of its items,
 /// and every scalar, `"<any>"` and `"<absent>"`.
 pub fn expected_leaves(expected: &Value) -> Vec<(Vec<Segment>, Value)> {
-    fn walk(value: &Value, path: &mut Vec<Segment>, out: &mut Vec<(Vec<Segment>, Value)>) {
+    leaves(expected, true)
+}
+
+/// The leaves of a document with their paths. With `lengths`, every array also gives its length
+/// (`[len]`) as a leaf, and an empty array only that; without, an empty array is a leaf itself.
+/// An empty object is always a leaf.
+fn leaves(value: &Value, lengths: bool) -> Vec<(Vec<Segment>, Value)> {
+    fn walk(
+        value: &Value,
+        lengths: bool,
+        path: &mut Vec<Segment>,
+        out: &mut Vec<(Vec<Segment>, Value)>,
+    ) {
         match value {
             Value::Object(map) if !map.is_empty() => {
                 for (key, item) in map {
                     path.push(Segment::Key(key.clone()));
-                    walk(item, path, out);
+                    walk(item, lengths, path, out);
                     path.pop();
                 }
             }
-            Value::Array(items) => {
-                path.push(Segment::Len);
-                out.push((path.clone(), Value::from(items.len())));
-                path.pop();
+            Value::Array(items) if lengths || !items.is_empty() => {
+                if lengths {
+                    path.push(Segment::Len);
+                    out.push((path.clone(), Value::from(items.len())));
+                    path.pop();
+                }
                 for (index, item) in items.iter().enumerate() {
                     path.push(Segment::Index(index));
-                    walk(item, path, out);
+                    walk(item, lengths, path, out);
                     path.pop();
                 }
             }
@@ -106,7 +120,7 @@ pub fn expected_leaves(expected: &Value) -> Vec<(Vec<Segment>, Value)> {
         }
     }
     let mut out = Vec::new();
-    walk(expected, &mut Vec::new(), &mut out);
+    walk(value, lengths, &mut Vec::new(), &mut out);
     out
 }
 
@@ -191,30 +205,10 @@ fn judge(
 /// Every leaf of a document by path: scalars, and empty objects and arrays (so that a member that
 /// is `{}` on one side and absent on the other still differs).
 pub fn flatten(value: &Value) -> BTreeMap<String, Value> {
-    fn walk(value: &Value, path: &mut Vec<Segment>, out: &mut BTreeMap<String, Value>) {
-        match value {
-            Value::Object(map) if !map.is_empty() => {
-                for (key, item) in map {
-                    path.push(Segment::Key(key.clone()));
-                    walk(item, path, out);
-                    path.pop();
-                }
-            }
-            Value::Array(items) if !items.is_empty() => {
-                for (index, item) in items.iter().enumerate() {
-                    path.push(Segment::Index(index));
-                    walk(item, path, out);
-                    path.pop();
-                }
-            }
-            other => {
-                out.insert(path_text(path), other.clone());
-            }
-        }
-    }
-    let mut out = BTreeMap::new();
-    walk(value, &mut Vec::new(), &mut out);
-    out
+    leaves(value, false)
+        .into_iter()
+        .map(|(path, leaf)| (path_text(&path), leaf))
+        .collect()
 }
 
 /// A recorded snapshot against an observation, path by path: each recorded leaf is a check
