@@ -5,20 +5,30 @@ use std::time::Duration;
 
 use aws_sdk_servicediscovery::Client;
 use aws_sdk_servicediscovery::types::{
-    DnsConfig, DnsRecord, HealthCheckCustomConfig, OperationStatus, RecordType, RoutingPolicy,
+    DnsConfig, DnsRecord, HealthCheckCustomConfig, Operation, OperationStatus, RecordType,
+    RoutingPolicy,
 };
 
 use crate::harness::eventually;
 
-/// An operation's status, asked once.
-pub async fn operation_status(client: &Client, operation_id: &str) -> OperationStatus {
-    let op = client
+/// An operation, asked once.
+pub async fn operation(client: &Client, operation_id: &str) -> Operation {
+    let answer = client
         .get_operation()
         .operation_id(operation_id)
         .send()
         .await
         .unwrap();
-    op.operation().unwrap().status().unwrap().clone()
+    answer.operation().unwrap().clone()
+}
+
+/// An operation's status, asked once.
+pub async fn operation_status(client: &Client, operation_id: &str) -> OperationStatus {
+    operation(client, operation_id)
+        .await
+        .status()
+        .unwrap()
+        .clone()
 }
 
 /// Waits for an operation to finish and returns its final status.

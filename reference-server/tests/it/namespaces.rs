@@ -181,13 +181,7 @@ async fn assert_conflicting_domain_failure(
         wait_operation(client, operation_id).await,
         OperationStatus::Fail
     );
-    let op = client
-        .get_operation()
-        .operation_id(operation_id)
-        .send()
-        .await
-        .unwrap();
-    let op = op.operation().unwrap();
+    let op = crate::fixtures::operation(client, operation_id).await;
     assert_eq!(op.r#type(), Some(&OperationType::CreateNamespace));
     assert_eq!(op.error_code(), Some("CANNOT_CREATE_HOSTED_ZONE"));
     let message = op.error_message().unwrap();
