@@ -47,26 +47,33 @@ fn main() {
     if let Some(reason) = &unavailable {
         eprintln!("SKIPPING every scenario: the k3s target cannot run here: {reason}");
     }
+    // Each file is read once here (the trial reads it again when it runs). A file that does not
+    // load runs anyway, and fails with the reason.
+    let run_slow = std::env::var("CONFORMANCE_SLOW").is_ok_and(|v| v == "true" || v == "1");
+    let mut files: Vec<_> = suite::discover(&suite::scenarios_root())
+        .into_iter()
+        .map(|file| {
+            let scenario = conformance::scenario::load(&file.path).ok();
+            (file, scenario)
+        })
+        .collect();
     // The scenarios that run containers take longest: they start first.
-    let mut files = suite::discover(&suite::scenarios_root());
-    files.sort_by_key(|file| {
-        !conformance::scenario::load(&file.path).is_ok_and(|s| {
+    files.sort_by_key(|(_, scenario)| {
+        !scenario.as_ref().is_some_and(|s| {
             s.requires
                 .contains(&conformance::scenario::Capability::Docker)
         })
     });
     let trials = files
         .into_iter()
-        .map(|file| {
-            let missing: Vec<&str> = match conformance::scenario::load(&file.path) {
-                Ok(s) => s
-                    .requires
+        .map(|(file, scenario)| {
+            let missing: Vec<&str> = scenario.as_ref().map_or_else(Vec::new, |s| {
+                s.requires
                     .iter()
                     .filter(|c| !capabilities.contains(c))
                     .map(|c| c.as_str())
-                    .collect(),
-                Err(_) => Vec::new(),
-            };
+                    .collect()
+            });
             if !missing.is_empty() {
                 eprintln!(
                     "skipping {}: target {name} lacks {}",
@@ -74,7 +81,7 @@ fn main() {
                     missing.join(", ")
                 );
             }
-            let slow = slow_reason(&file);
+            let slow = scenario.and_then(|s| s.slow).filter(|_| !run_slow);
             if let Some(reason) = &slow {
                 eprintln!(
                     "ignoring {}, slow: {reason}. CONFORMANCE_SLOW=true or --include-ignored runs it, as conformance run and ./ci/test.sh do",
@@ -124,14 +131,6 @@ fn main() {
         }
     }
     conclusion.exit();
-}
-
-/// The reason a scenario is marked slow, unless slow scenarios are asked for.
-fn slow_reason(file: &suite::ScenarioFile) -> Option<String> {
-    if std::env::var("CONFORMANCE_SLOW").is_ok_and(|v| v == "true" || v == "1") {
-        return None;
-    }
-    conformance::scenario::load(&file.path).ok()?.slow
 }
 
 fn run(
