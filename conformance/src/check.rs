@@ -69,13 +69,18 @@ pub fn path_text(path: &[Segment]) -> String {
 
 /// `part` followed by the path, as it appears in a check id.
 pub fn part_with_path(part: &str, path: &[Segment]) -> String {
-    let text = path_text(path);
-    if text.is_empty() {
+    join(part, &path_text(path))
+}
+
+/// `part` and a path already written out (`snapshot.x` + `body.Id` → `snapshot.x.body.Id`,
+/// `answers` + `[len]` → `answers[len]`).
+pub fn join(part: &str, path: &str) -> String {
+    if path.is_empty() {
         part.to_owned()
-    } else if text.starts_with('[') {
-        format!("{part}{text}")
+    } else if path.starts_with('[') {
+        format!("{part}{path}")
     } else {
-        format!("{part}.{text}")
+        format!("{part}.{path}")
     }
 }
 

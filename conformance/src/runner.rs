@@ -10,8 +10,8 @@ use anyhow::Context;
 use serde_json::Value;
 
 use crate::check::{
-    Check, Status, compare_snapshot, expected_leaves, flatten, judge_leaf, judge_templated_leaf,
-    part_with_path, read_snapshot,
+    Check, Status, compare_snapshot, expected_leaves, flatten, join, judge_leaf,
+    judge_templated_leaf, part_with_path, read_snapshot,
 };
 use crate::cleanup::{Cleaner, Inventory};
 use crate::driver;
@@ -916,17 +916,6 @@ fn captures(step: &Step) -> Vec<String> {
         Step::Cli(cli) => cli.capture_stdout.iter().cloned().collect(),
         Step::WaitUntil(wait) => wait.inner().map(|s| captures(&s)).unwrap_or_default(),
         _ => Vec::new(),
-    }
-}
-
-/// `part` and a snapshot path (`snapshot.x` + `body.Id` → `snapshot.x.body.Id`).
-fn join(part: &str, path: &str) -> String {
-    if path.is_empty() {
-        part.to_owned()
-    } else if path.starts_with('[') {
-        format!("{part}{path}")
-    } else {
-        format!("{part}.{path}")
     }
 }
 
