@@ -171,14 +171,7 @@ impl Plan {
                 parts.extend(self.snapshot_plan(dns.snapshot.as_deref()));
             }
             Step::Http(http) => {
-                parts.push(
-                    if http.status.is_some() {
-                        "status"
-                    } else {
-                        "answered"
-                    }
-                    .to_owned(),
-                );
+                parts.push(first_http_part(http).to_owned());
                 parts.extend(leaves("body_json", &http.body_json));
             }
             Step::Container(_) => parts.push("container".to_owned()),
@@ -854,11 +847,7 @@ impl<'t> Runner<'t> {
             }
             _ => Ok(()),
         };
-        let first_part = if step.status.is_some() {
-            "status"
-        } else {
-            "answered"
-        };
+        let first_part = first_http_part(step);
         let by = first.is_err().then(|| self.plan.id(sid, first_part));
         parts.push((first_part.to_owned(), verdict(first)));
         if let Some(expected) = &expected {
@@ -904,6 +893,15 @@ fn kind(step: &Step) -> &'static str {
 fn first_dns_part(step: &DnsStep) -> &'static str {
     if step.rcode.is_some() {
         "rcode"
+    } else {
+        "answered"
+    }
+}
+
+/// An HTTP step's first check: its status, or, when it names none, that an answer came.
+fn first_http_part(step: &HttpStep) -> &'static str {
+    if step.status.is_some() {
+        "status"
     } else {
         "answered"
     }
