@@ -302,7 +302,9 @@ async fn a_second_private_namespace_of_one_name_on_one_vpc_is_accepted_and_its_o
 #[tokio::test(flavor = "multi_thread")]
 async fn the_failing_create_runs_like_other_operations_and_survives_a_restart() {
     let data = tempfile::tempdir().unwrap();
-    let delay = ["--strict", "--operation-delay", "300ms"];
+    // Long enough that the first GetOperation sees SUBMITTED on a loaded machine, short enough
+    // for wait_operation's 10 s window after the restart.
+    let delay = ["--strict", "--operation-delay", "2s"];
     let server = crate::harness::ServerProcess::spawn(data.path(), &delay);
     let client = server.client();
     let existing = private_namespace(&client, "durable.local").await;
